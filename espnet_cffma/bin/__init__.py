@@ -1,0 +1,1 @@
+"""Command-line entry points that register the plugin, then run ESPnet."""

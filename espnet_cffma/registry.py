@@ -1,0 +1,28 @@
+"""Adds the plugin's classes to ESPnet's enhancement ``ClassChoices``.
+
+ESPnet has no plugin entry point: ``espnet2.tasks.enh`` builds its parser from
+module-level ``ClassChoices`` when ``main()`` runs. Adding our classes to their
+``classes`` dicts before that makes ``separator: bss_cffma`` and the
+``log1p_l1`` criterion valid in any YAML config, without editing ESPnet.
+``espnet2.tasks.enh_s2t`` deep-copies these choices when it is imported, so
+registration must come first; the ``espnet_cffma.bin`` modules do it at import
+time, which also covers the worker processes of multi-GPU training (they
+re-import the main module).
+"""
+
+_registered = False
+
+
+def register_espnet_classes() -> None:
+    """Registers ``bss_cffma`` (separator) and ``log1p_l1`` (criterion). Idempotent."""
+    global _registered
+    if _registered:
+        return
+    from espnet2.tasks import enh
+
+    from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
+    from espnet_cffma.nets.bss_cffma import BSSCFFMASeparator
+
+    enh.separator_choices.classes["bss_cffma"] = BSSCFFMASeparator
+    enh.criterion_choices.classes["log1p_l1"] = Log1pMagnitudeL1Loss
+    _registered = True
