@@ -1,0 +1,1 @@
+"""Network parts of BSS-CFFMA: STFT, MSCFF fusion, RHMA blocks, the separator."""

@@ -1,0 +1,275 @@
+"""S3PRL upstream with a learnable softmax-weighted sum of layer-normalised layers."""
+
+import difflib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from espnet_cffma.ssl.compat import import_s3prl_upstream
+
+FINETUNE_MODES = ("frozen", "pf", "ef")
+BATCH_MODES = ("auto", "batched", "per_utterance")
+
+logger = logging.getLogger(__name__)
+
+
+class _PretrainedReloader(torch.nn.Module):
+    """Restores pretrained upstream weights after ESPnet's ``init:``.
+
+    ESPnet's ``initialize`` re-initialises every parameter, then resets every
+    LayerNorm / GroupNorm while walking ``model.modules()`` in pre-order, and
+    calls ``espnet_initialization_fn`` on each module it meets. Registered as
+    the last child of :class:`SSLFeatureExtractor`, this leaf is met after all
+    upstream modules, so its reload is the last word.
+    """
+
+    def __init__(self, reload_fn):
+        super().__init__()
+        self._reload_fn = reload_fn
+
+    def espnet_initialization_fn(self) -> None:
+        self._reload_fn()
+
+
+class SSLFeatureExtractor(torch.nn.Module):
+    """Self-supervised features: any S3PRL upstream plus a learnable layer sum.
+
+    Each selected hidden state gets its own LayerNorm; softmax weights
+    (initialised equal) then sum them.
+
+    Args:
+        upstream: an S3PRL upstream name: a hub preset (``wavlm_large``,
+            ``wav2vec2_large_ll60k``, ``hubert_base``, ...) or a local checkpoint
+            loader (``wavlm_local``, ``wav2vec2_local``, ``hubert_local``).
+        path_or_url: checkpoint path (required for ``*_local``) or URL.
+        layers: indices of the hidden states to sum (0 is the CNN/projection
+            output); ``None`` uses all.
+        finetune: ``frozen`` (upstream fixed, always in eval mode), ``pf``
+            (freeze the CNN feature extractor, fine-tune the transformer) or
+            ``ef`` (fine-tune everything).
+        batch_mode: ``per_utterance`` runs the upstream on each utterance alone,
+            ``batched`` on the padded batch; ``auto`` picks ``per_utterance`` for
+            upstreams with a GroupNorm (wav2vec2/HuBERT/WavLM Base "default" CNN),
+            whose output depends on the padding, else ``batched``.
+        extra_conf: extra keyword arguments for the S3PRL upstream.
+    """
+
+    def __init__(
+        self,
+        upstream: str = "wavlm_local",
+        path_or_url: str | None = None,
+        layers: Sequence[int] | None = None,
+        finetune: str = "frozen",
+        batch_mode: str = "auto",
+        extra_conf: dict | None = None,
+    ):
+        super().__init__()
+        if finetune not in FINETUNE_MODES:
+            raise ValueError(
+                f"ssl_finetune must be one of {FINETUNE_MODES}, got '{finetune}'"
+            )
+        if batch_mode not in BATCH_MODES:
+            raise ValueError(
+                f"ssl_batch_mode must be one of {BATCH_MODES}, got '{batch_mode}'"
+            )
+        self.name = upstream
+        self.path_or_url = path_or_url
+        self.finetune = finetune
+        self.extra_conf = dict(extra_conf or {})
+        self.upstream = load_s3prl_upstream(upstream, path_or_url, self.extra_conf)
+
+        num_layers = self.upstream.num_layers
+        if layers is None:
+            layers = list(range(num_layers))
+        layers = [int(i) for i in layers]
+        bad = [i for i in layers if not 0 <= i < num_layers]
+        if not layers or bad:
+            raise ValueError(
+                f"ssl_layers {layers} do not fit upstream '{upstream}', which has "
+                f"{num_layers} hidden states (valid indices 0..{num_layers - 1})"
+            )
+        sizes = {self.upstream.hidden_sizes[i] for i in layers}
+        rates = {self.upstream.downsample_rates[i] for i in layers}
+        if len(sizes) != 1 or len(rates) != 1:
+            raise ValueError(
+                f"ssl_layers {layers} of '{upstream}' differ in size {sorted(sizes)} "
+                f"or frame rate {sorted(rates)}: choose layers that match"
+            )
+        self.layers = layers
+        self.output_dim = sizes.pop()
+        self.downsample_rate = rates.pop()
+
+        if batch_mode == "auto":
+            has_group_norm = any(
+                isinstance(m, torch.nn.GroupNorm) for m in self.upstream.modules()
+            )
+            batch_mode = "per_utterance" if has_group_norm else "batched"
+        self.batch_mode = batch_mode
+
+        cnn = self._cnn_extractor()
+        self._cnn_convs = (
+            [m for m in cnn.modules() if isinstance(m, torch.nn.Conv1d)] if cnn else []
+        )
+        # Shortest input giving one CNN frame, i.e. the receptive field.
+        counts = self._cnn_frame_counts(torch.arange(1, 16001))
+        self.min_samples = int(torch.nonzero(counts >= 1)[0]) + 1
+        self.layer_norms = torch.nn.ModuleList(
+            torch.nn.LayerNorm(self.output_dim) for _ in layers
+        )
+        self.layer_weights = torch.nn.Parameter(torch.zeros(len(layers)))
+        self._apply_finetune_mode()
+        # Last child on purpose: see _PretrainedReloader.
+        self.pretrained_reloader = _PretrainedReloader(self.reload_pretrained)
+
+    def _cnn_extractor(self) -> torch.nn.Module | None:
+        """The upstream's convolutional waveform encoder, if it has one."""
+        candidates = [
+            (name, module)
+            for name, module in self.upstream.named_modules()
+            if name.split(".")[-1] == "feature_extractor"
+        ]
+        return min(candidates, key=lambda c: len(c[0]))[1] if candidates else None
+
+    def _apply_finetune_mode(self) -> None:
+        cnn = self._cnn_extractor()
+        if self.finetune == "frozen":
+            self.upstream.requires_grad_(False)
+        elif self.finetune == "pf":
+            if cnn is None:
+                raise ValueError(
+                    f"ssl_finetune 'pf' freezes the CNN feature extractor, but "
+                    f"upstream '{self.name}' has none: use 'frozen' or 'ef'"
+                )
+            self.upstream.requires_grad_(True)
+            cnn.requires_grad_(False)
+        else:
+            self.upstream.requires_grad_(True)
+            # S3PRL sets feature_grad_mult = 0, which silently stops gradients
+            # into the CNN; EF means the CNN learns too.
+            for module in self.upstream.modules():
+                if hasattr(module, "feature_grad_mult"):
+                    module.feature_grad_mult = 1.0
+
+    def train(self, mode: bool = True):
+        """Sets the mode, keeping the frozen parts in eval mode (no dropout)."""
+        super().train(mode)
+        if self.finetune == "frozen":
+            self.upstream.eval()
+        elif self.finetune == "pf":
+            self._cnn_extractor().eval()
+        return self
+
+    def reload_pretrained(self) -> None:
+        """Reloads the upstream's pretrained weights from its checkpoint."""
+        fresh = load_s3prl_upstream(self.name, self.path_or_url, self.extra_conf)
+        self.upstream.load_state_dict(fresh.state_dict())
+        logger.info("Reloaded pretrained SSL weights of '%s'", self.name)
+
+    def _cnn_frame_counts(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Frames the CNN computes from real samples only, per length ``[B]``.
+
+        S3PRL pads its output to ``(N - 1) // stride + 1`` frames; in a padded
+        batch that last frame comes from the padding, in a solo run it repeats
+        the previous one. Counting only frames computed from real samples, and
+        repeating the last of them, makes both cases the same.
+        """
+        if not self._cnn_convs:
+            return (
+                torch.div(lengths - 1, self.downsample_rate, rounding_mode="floor") + 1
+            )
+        frames = lengths
+        for conv in self._cnn_convs:
+            span = conv.dilation[0] * (conv.kernel_size[0] - 1) + 1
+            frames = (
+                torch.div(
+                    frames + 2 * conv.padding[0] - span,
+                    conv.stride[0],
+                    rounding_mode="floor",
+                )
+                + 1
+            )
+        return frames
+
+    def _hidden_states(
+        self, wav: torch.Tensor, lengths: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """The selected hidden states, each ``[B, T', D]``."""
+        if self.batch_mode == "batched" or wav.size(0) == 1:
+            states, _ = self.upstream(wav, lengths)
+            return [states[i] for i in self.layers]
+        per_utt = []
+        for b, n in enumerate(lengths.tolist()):
+            states, _ = self.upstream(wav[b : b + 1, :n], lengths[b : b + 1])
+            per_utt.append([states[i][0] for i in self.layers])
+        return [
+            torch.nn.utils.rnn.pad_sequence([utt[k] for utt in per_utt], True)
+            for k in range(len(self.layers))
+        ]
+
+    def forward(
+        self, wav: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Extracts weighted-sum SSL features.
+
+        Args:
+            wav: 16 kHz waveforms ``[B, N]``.
+            lengths: valid samples per utterance ``[B]``.
+
+        Returns:
+            Features ``[B, T', D]`` (one frame per ``downsample_rate`` samples)
+            and, per utterance ``[B]``, the frames computed from its own samples
+            (see :meth:`_cnn_frame_counts`; frames after them are not valid).
+        """
+        if int(lengths.min()) < self.min_samples:
+            raise ValueError(
+                f"Input of {int(lengths.min())} samples is shorter than the SSL "
+                f"upstream's receptive field ({self.min_samples} samples)"
+            )
+        grad = torch.is_grad_enabled() and self.finetune != "frozen"
+        with torch.set_grad_enabled(grad):
+            states = self._hidden_states(wav, lengths)
+        weights = torch.softmax(self.layer_weights, dim=0)
+        features = sum(
+            w * norm(h) for w, norm, h in zip(weights, self.layer_norms, states)
+        )
+        return features, self._cnn_frame_counts(lengths)
+
+
+def load_s3prl_upstream(name: str, path_or_url: str | None, extra_conf: dict):
+    """Builds ``s3prl.nn.S3PRLUpstream`` with errors that say what to fix."""
+    upstream_cls = import_s3prl_upstream()
+    available = upstream_cls.available_names()
+    if name not in available:
+        close = difflib.get_close_matches(name, available, n=5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"Unknown S3PRL upstream '{name}'.{hint} For a local checkpoint use "
+            "'wavlm_local', 'wav2vec2_local' or 'hubert_local' with ssl_path_or_url."
+        )
+    if name.endswith("_local"):
+        if not path_or_url:
+            raise ValueError(
+                f"S3PRL upstream '{name}' loads a local checkpoint: set "
+                "ssl_path_or_url to its file"
+            )
+        if not Path(path_or_url).is_file():
+            raise FileNotFoundError(
+                f"SSL checkpoint not found: '{path_or_url}' (upstream '{name}')"
+            )
+    try:
+        return upstream_cls(name, path_or_url=path_or_url, extra_conf=extra_conf)
+    except Exception as e:
+        where = f" from '{path_or_url}'" if path_or_url else ""
+        remedy = (
+            " The file may be corrupt or not a checkpoint of this model type."
+            if path_or_url
+            else " Hub presets need internet access the first time: download the "
+            "checkpoint elsewhere and point to it with a '*_local' upstream and "
+            "ssl_path_or_url."
+        )
+        raise RuntimeError(
+            f"Could not load S3PRL upstream '{name}'{where}: "
+            f"{type(e).__name__}: {e}.{remedy}"
+        ) from e
