@@ -31,9 +31,9 @@ and ``decoder: same``::
         wrapper_conf: {weight: 1.0}
     init: null                             # xavier_* would be undone anyway
 
-Padded frames are masked in every layer that mixes time, so an utterance's
-output does not depend on the rest of its batch (for upstreams whose features
-depend on padding, see ``ssl_batch_mode``).
+Padded frames are masked in every layer that mixes time and the SSL upstream
+never sees padding (``ssl_batch_mode: exact``), so an utterance's output does
+not depend on the rest of its batch.
 """
 
 from collections import OrderedDict
@@ -67,7 +67,8 @@ class BSSCFFMASeparator(AbsSeparator):
         ssl_path_or_url: checkpoint file or URL of the upstream.
         ssl_layers: hidden-state indices for the weighted sum (``None``: all).
         ssl_finetune: ``frozen``, ``pf`` (freeze the CNN) or ``ef`` (all).
-        ssl_batch_mode: ``auto``, ``batched`` or ``per_utterance``.
+        ssl_batch_mode: ``exact`` (default) or ``padded``; see
+            :class:`~espnet_cffma.ssl.upstream.SSLFeatureExtractor`.
         ssl_extra_conf: extra keyword arguments for the S3PRL upstream.
         fusion_dim: MSCFF output size (paper: 960).
         fusion_hidden_dim: MSCFF gate branch size (paper: 480).
@@ -95,7 +96,7 @@ class BSSCFFMASeparator(AbsSeparator):
         ssl_path_or_url: str | None = None,
         ssl_layers: Sequence[int] | None = None,
         ssl_finetune: str = "frozen",
-        ssl_batch_mode: str = "auto",
+        ssl_batch_mode: str = "exact",
         ssl_extra_conf: dict | None = None,
         fusion_dim: int = 960,
         fusion_hidden_dim: int = 480,

@@ -10,7 +10,7 @@ import torch
 from espnet_cffma.ssl.compat import import_s3prl_upstream
 
 FINETUNE_MODES = ("frozen", "pf", "ef")
-BATCH_MODES = ("auto", "batched", "per_utterance")
+BATCH_MODES = ("exact", "padded")
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,13 @@ class SSLFeatureExtractor(torch.nn.Module):
         finetune: ``frozen`` (upstream fixed, always in eval mode), ``pf``
             (freeze the CNN feature extractor, fine-tune the transformer) or
             ``ef`` (fine-tune everything).
-        batch_mode: ``per_utterance`` runs the upstream on each utterance alone,
-            ``batched`` on the padded batch; ``auto`` picks ``per_utterance`` for
-            upstreams with a GroupNorm (wav2vec2/HuBERT/WavLM Base "default" CNN),
-            whose output depends on the padding, else ``batched``.
+        batch_mode: ``exact`` runs the upstream on groups of equal-length
+            utterances, so that no utterance ever sees padding; ``padded`` runs
+            one padded batch (faster for mixed lengths, but features then depend
+            on the batch: "default" CNNs (wav2vec2 / HuBERT / WavLM Base) apply
+            a GroupNorm over the padded time axis, and fairseq-style upstreams
+            count a frame as padding only when all of its samples are, so a
+            partly padded frame leaks into attention).
         extra_conf: extra keyword arguments for the S3PRL upstream.
     """
 
@@ -62,7 +65,7 @@ class SSLFeatureExtractor(torch.nn.Module):
         path_or_url: str | None = None,
         layers: Sequence[int] | None = None,
         finetune: str = "frozen",
-        batch_mode: str = "auto",
+        batch_mode: str = "exact",
         extra_conf: dict | None = None,
     ):
         super().__init__()
@@ -101,11 +104,6 @@ class SSLFeatureExtractor(torch.nn.Module):
         self.output_dim = sizes.pop()
         self.downsample_rate = rates.pop()
 
-        if batch_mode == "auto":
-            has_group_norm = any(
-                isinstance(m, torch.nn.GroupNorm) for m in self.upstream.modules()
-            )
-            batch_mode = "per_utterance" if has_group_norm else "batched"
         self.batch_mode = batch_mode
 
         cnn = self._cnn_extractor()
@@ -196,17 +194,27 @@ class SSLFeatureExtractor(torch.nn.Module):
         self, wav: torch.Tensor, lengths: torch.Tensor
     ) -> list[torch.Tensor]:
         """The selected hidden states, each ``[B, T', D]``."""
-        if self.batch_mode == "batched" or wav.size(0) == 1:
+        if self.batch_mode == "padded" or bool((lengths == lengths[0]).all()):
             states, _ = self.upstream(wav, lengths)
             return [states[i] for i in self.layers]
-        per_utt = []
-        for b, n in enumerate(lengths.tolist()):
-            states, _ = self.upstream(wav[b : b + 1, :n], lengths[b : b + 1])
-            per_utt.append([states[i][0] for i in self.layers])
-        return [
-            torch.nn.utils.rnn.pad_sequence([utt[k] for utt in per_utt], True)
-            for k in range(len(self.layers))
+        # Chunked training batches have one length: usually a single group.
+        frames = (
+            int(
+                torch.div(
+                    lengths.max() - 1, self.downsample_rate, rounding_mode="floor"
+                )
+            )
+            + 1
+        )
+        selected = [
+            wav.new_zeros(wav.size(0), frames, self.output_dim) for _ in self.layers
         ]
+        for length in torch.unique(lengths).tolist():
+            group = torch.nonzero(lengths == length).squeeze(1)
+            states, _ = self.upstream(wav[group, :length], lengths[group])
+            for out, i in zip(selected, self.layers):
+                out[group, : states[i].size(1)] = states[i]
+        return selected
 
     def forward(
         self, wav: torch.Tensor, lengths: torch.Tensor
@@ -261,15 +269,37 @@ def load_s3prl_upstream(name: str, path_or_url: str | None, extra_conf: dict):
     try:
         return upstream_cls(name, path_or_url=path_or_url, extra_conf=extra_conf)
     except Exception as e:
+        if path_or_url and Path(path_or_url).is_file():
+            problem = _checkpoint_problem(Path(path_or_url), name)
+        elif path_or_url:
+            problem = f"{type(e).__name__}: {_first_line(e)}"
+        else:
+            problem = (
+                f"{type(e).__name__}: {_first_line(e)}. Hub presets are downloaded "
+                "the first time; without internet access, download the checkpoint "
+                "elsewhere and use a '*_local' upstream with ssl_path_or_url"
+            )
         where = f" from '{path_or_url}'" if path_or_url else ""
-        remedy = (
-            " The file may be corrupt or not a checkpoint of this model type."
-            if path_or_url
-            else " Hub presets need internet access the first time: download the "
-            "checkpoint elsewhere and point to it with a '*_local' upstream and "
-            "ssl_path_or_url."
-        )
         raise RuntimeError(
-            f"Could not load S3PRL upstream '{name}'{where}: "
-            f"{type(e).__name__}: {e}.{remedy}"
+            f"Could not load S3PRL upstream '{name}'{where}: {problem}"
         ) from e
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().split("\n")[0]
+
+
+def _checkpoint_problem(path: Path, name: str) -> str:
+    """Says why a local checkpoint failed: unreadable, or not this model type."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        return (
+            "the file is corrupt, truncated or not a PyTorch checkpoint "
+            f"({type(e).__name__}: {_first_line(e)[:200]})"
+        )
+    return (
+        f"the file is a readable checkpoint but not a checkpoint of the model type "
+        f"'{name}' expects (WavLM: keys 'cfg', 'model'; wav2vec2: 'task_cfg', "
+        "'model_cfg', 'model_weight'; HuBERT: also 'dictionaries_symbols')"
+    )
