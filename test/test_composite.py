@@ -457,3 +457,15 @@ def test_matches_reference_implementation_on_real_speech(real_pairs):
         assert ours["segsnr"] == pytest.approx(theirs["segsnr"], abs=1e-9)
         assert ours["pesq"] == pytest.approx(theirs["pesq"], abs=1e-6)
         assert 1.0 <= ours["csig"] <= 5.0 and ours["pesq"] < 3.0
+
+
+def test_digital_silence_in_reference_is_flagged(caplog, clean):
+    ref = clean.copy()
+    ref[: FS // 2] = 0.0  # 0.5 s of exact zeros: ~16 % of the frames
+    deg = add_noise(clean, 10.0)
+    with caplog.at_level(logging.WARNING):
+        silent = C.composite(ref, deg, FS, utt_id="utt_zeros")
+    assert "utt_zeros" in caplog.text and "digital silence" in caplog.text
+    floor = ref + 1e-5 * np.random.default_rng(0).standard_normal(ref.size)
+    # The eps convention makes those frames' LLR huge (~25): LLR rises a lot.
+    assert silent["llr"] > C.composite(floor, deg, FS)["llr"] + 1.0

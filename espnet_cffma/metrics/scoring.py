@@ -41,6 +41,7 @@ and composite files (ESPnet's convention); means are over the lines present.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -300,6 +301,25 @@ def _score_one(task: tuple) -> tuple[str, dict[str, float]]:
         ) from None
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _single_threaded_workers():
+    """One BLAS thread in processes started inside (unless the user set one).
+
+    ``nj`` workers each running a BLAS thread per core oversubscribe the CPU.
+    Spawned children read these variables when numpy loads.
+    """
+    unset = [k for k in _THREAD_VARS if k not in os.environ]
+    os.environ.update({k: "1" for k in unset})
+    try:
+        yield
+    finally:
+        for k in unset:
+            os.environ.pop(k, None)
+
+
 def score_scp(
     ref_scp: str | os.PathLike,
     inf_scp: str | os.PathLike,
@@ -364,7 +384,10 @@ def score_scp(
             ctx = multiprocessing.get_context("spawn")
             chunk = max(1, min(16, len(tasks) // (4 * nj)))
             with ProcessPoolExecutor(nj, mp_context=ctx) as pool:
-                for key, scores in pool.map(_score_one, tasks, chunksize=chunk):
+                # map() submits everything now, which starts the workers.
+                with _single_threaded_workers():
+                    scored = pool.map(_score_one, tasks, chunksize=chunk)
+                for key, scores in scored:
                     results[key] = scores
                     bar.update()
     finally:
