@@ -34,6 +34,8 @@ setup(
         "console_scripts": [
             "cffma-enh-train=espnet_cffma.bin.enh_train:console_main",
             "cffma-enh-inference=espnet_cffma.bin.enh_inference:console_main",
+            "cffma-enhance=espnet_cffma.bin.enhance:console_main",
+            "cffma-pack=espnet_cffma.bin.pack:console_main",
         ]
     },
 )
