@@ -1,0 +1,743 @@
+"""Real speech and noise for the demo corpora, fetched from Debian packages.
+
+Packages are downloaded with ``apt-get download`` (no installation, no root
+needed) into a cache directory and unpacked there with ``dpkg-deb``; only the
+audio (and the package's copyright file) is kept. The cache is
+``~/.cache/espnet_cffma/debian`` unless the ``cache_dir`` argument or the
+``CFFMA_DEMO_CACHE`` environment variable says otherwise.
+
+Speech: Asterisk's studio voice prompts in G.722 (16 kHz wideband), one voice
+per language package. Two packages (en, es) were recorded by the same person,
+so speakers are *people*, not packages: :data:`VOICES` records who spoke what,
+and train/test splits are made over people.
+
+Noise: CC0 ambient and loop samples from Sonic Pi, Wesnoth's ambient sounds
+(GPL-2+), Minetest's environment sounds (CC-BY-SA-3.0). Train and test noise
+files are kept disjoint at the level of recording groups (numbered variants of
+one recording, e.g. ``birds1``/``birds2``, fall in the same group).
+
+Anyone may instead use a folder of their own speech (:func:`speech_from_dir`)
+or noise (:func:`noise_from_dir`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from espnet_cffma.demo.signals import fade_edges, resample, trim_silence
+
+logger = logging.getLogger(__name__)
+
+SPEECH_SR = 16000
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+_COPYRIGHT = "usr/share/doc/*/copyright"
+_ALTERNATIVE_HINT = (
+    "To build the demo from your own data instead, pass a folder of clean speech "
+    "(wav/flac, one sub-folder per speaker): recipes take `--demo_speech DIR`, "
+    "`python -m espnet_cffma.demo.voicebank` / `.whamr` take `--speech_dir DIR` "
+    "(and `--noise_dir DIR` for a folder of noise recordings)."
+)
+
+
+class DemoSourceError(RuntimeError):
+    """A demo source (Debian package or user folder) cannot be used."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One voice package of Asterisk's core sounds.
+
+    Attributes:
+        package: Debian package name.
+        folder: Its directory under ``usr/share/asterisk/sounds``.
+        speaker: Identifier of the person (shared by packages the same person
+            recorded).
+        credit: Who recorded it (from the package's copyright file).
+        gender: ``"f"`` or ``"m"``.
+        language: BCP-47 language tag.
+        licence: SPDX-style licence identifier.
+    """
+
+    package: str
+    folder: str
+    speaker: str
+    credit: str
+    gender: str
+    language: str
+    licence: str
+
+
+VOICES: dict[str, Voice] = {
+    "en": Voice(
+        "asterisk-core-sounds-en-g722",
+        "en_US_f_Allison",
+        "allison",
+        "Allison Smith",
+        "f",
+        "en-US",
+        "CC-BY-SA-3.0",
+    ),
+    "es": Voice(
+        "asterisk-core-sounds-es-g722",
+        "es_MX_f_Allison",
+        "allison",
+        "Allison Smith",
+        "f",
+        "es-MX",
+        "CC-BY-SA-3.0",
+    ),
+    "fr": Voice(
+        "asterisk-core-sounds-fr-g722",
+        "fr_CA_f_June",
+        "june",
+        "June Wallack",
+        "f",
+        "fr-CA",
+        "CC-BY-SA-3.0",
+    ),
+    "it": Voice(
+        "asterisk-core-sounds-it-g722",
+        "it_IT_m_Carlo",
+        "carlo",
+        "Carlo Flora",
+        "m",
+        "it-IT",
+        "CC-BY-3.0",
+    ),
+    "ru": Voice(
+        "asterisk-core-sounds-ru-g722",
+        "ru_RU_f_IvrvoiceRU",
+        "ivrvoice_ru",
+        "ivrvoice.ru (provided by Maxim Topal)",
+        "f",
+        "ru-RU",
+        "CC-BY-3.0",
+    ),
+}
+# Held-out people for test sets: one male and one female voice stay in training.
+DEFAULT_TEST_SPEAKERS = ("ivrvoice_ru", "june")
+
+# Prompts that are tones, sound effects or silence, not speech.
+_NOT_SPEECH = {
+    "ascending-2tone",
+    "descending-2tone",
+    "beep",
+    "beeperr",
+    "confbridge-join",
+    "confbridge-leave",
+    "confbridge-leave-in",
+    "confbridge-leave-out",
+    "tt-monkeys",
+}
+
+
+@dataclass(frozen=True)
+class NoiseSource:
+    """A Debian package holding noise recordings.
+
+    Attributes:
+        package: Debian package name.
+        keep: Paths (``fnmatch`` patterns, relative to ``/``) to unpack.
+        select: Patterns (on the unpacked path) of the files used as noise.
+        licence: Licence of the selected files.
+    """
+
+    package: str
+    keep: tuple[str, ...]
+    select: tuple[str, ...]
+    licence: str
+
+
+NOISE_SOURCES: dict[str, NoiseSource] = {
+    "sonicpi": NoiseSource(
+        "sonic-pi-samples",
+        ("usr/share/sonic-pi/samples/*",),
+        ("*/ambi_*.flac", "*/loop_*.flac", "*/vinyl_hiss.flac"),
+        "CC0-1.0",
+    ),
+    "wesnoth": NoiseSource(
+        "wesnoth-1.16-data",
+        ("usr/share/games/wesnoth/*/sounds/ambient/*",),
+        ("*.ogg",),
+        "GPL-2+",
+    ),
+    "minetest": NoiseSource(
+        "minetest-data",
+        ("usr/share/games/minetest/*/sounds/*",),
+        (
+            "*/env_sounds_*.ogg",
+            "*/fire_fire.*.ogg",
+            "*/fire_large.ogg",
+            "*/fire_small.ogg",
+            "*/default_furnace_active.ogg",
+            "*/carts_cart_moving.*.ogg",
+            "*/default_water_footstep.*.ogg",
+        ),
+        "CC-BY-SA-3.0 (a few files CC0-1.0)",
+    ),
+}
+
+#: Debian package -> licence of the audio the demo uses from it.
+LICENSES: dict[str, str] = {v.package: v.licence for v in VOICES.values()}
+LICENSES.update({s.package: s.licence for s in NOISE_SOURCES.values()})
+
+_apt_updated = False
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Resolves the package cache directory.
+
+    Args:
+        cache_dir: Explicit directory; else ``$CFFMA_DEMO_CACHE``; else
+            ``~/.cache/espnet_cffma/debian``.
+
+    Returns:
+        The directory (not created).
+    """
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("CFFMA_DEMO_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "espnet_cffma" / "debian"
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=900, check=False
+        )
+    except FileNotFoundError as err:
+        raise DemoSourceError(
+            f"`{cmd[0]}` is not available on this machine (the demo's speech and "
+            f"noise come from Debian packages). {_ALTERNATIVE_HINT}"
+        ) from err
+    except subprocess.TimeoutExpired as err:
+        raise DemoSourceError(
+            f"`{' '.join(cmd)}` did not finish in 15 minutes. {_ALTERNATIVE_HINT}"
+        ) from err
+
+
+def _tail(text: str, n: int = 6) -> str:
+    # apt prints a harmless sandbox warning when run as root; keep the rest.
+    lines = [
+        ln
+        for ln in text.strip().splitlines()
+        if ln.strip() and "unsandboxed as root" not in ln
+    ]
+    return " | ".join(lines[-n:]) or "(no message)"
+
+
+def _apt_download(package: str, dest: Path) -> Path:
+    """Downloads ``package``'s .deb into ``dest``; updates apt lists once if needed."""
+    global _apt_updated
+    update_error = ""
+    res = _run(["apt-get", "download", package], cwd=dest)
+    not_found = ("Unable to locate", "no installation candidate", "Can't select")
+    if res.returncode != 0 and any(k in res.stderr for k in not_found):
+        if not _apt_updated:
+            # Stale or empty package lists are the usual cause: refresh once.
+            logger.info("apt-get cannot find %s; running apt-get update", package)
+            upd = _run(["apt-get", "update", "-qq"])
+            _apt_updated = True
+            if upd.returncode != 0:
+                update_error = f"; `apt-get update` failed too: {_tail(upd.stderr)}"
+                logger.warning("apt-get update failed: %s", _tail(upd.stderr))
+            res = _run(["apt-get", "download", package], cwd=dest)
+    if res.returncode != 0:
+        raise DemoSourceError(
+            f"cannot fetch Debian package {package!r}: `apt-get download {package}` "
+            f"failed ({_tail(res.stderr)}{update_error}). {_ALTERNATIVE_HINT}"
+        )
+    debs = sorted(dest.glob(f"{package}_*.deb"))
+    if not debs:
+        raise DemoSourceError(
+            f"cannot fetch Debian package {package!r}: apt-get reported success but "
+            f"no {package}_*.deb appeared in {dest}. {_ALTERNATIVE_HINT}"
+        )
+    return debs[0]
+
+
+def _extract(deb: Path, dest: Path, keep: tuple[str, ...] | None) -> int:
+    """Unpacks the regular files of ``deb`` whose paths match ``keep``.
+
+    Equivalent to ``dpkg-deb -x`` followed by deleting what is not kept, but
+    streams the archive so large packages (Wesnoth: 190 MB) never hit the disk
+    whole.
+    """
+    proc = subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    n = 0
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|*") as tar:
+            for member in tar:
+                name = member.name.lstrip("./")
+                if not member.isfile():
+                    continue
+                if keep is not None and not any(fnmatch.fnmatch(name, p) for p in keep):
+                    continue
+                member.name = name
+                try:
+                    tar.extract(member, dest, filter="data")
+                except TypeError:  # Python without extraction filters
+                    tar.extract(member, dest)
+                n += 1
+    finally:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        rc = proc.wait()
+    if rc != 0:
+        raise DemoSourceError(
+            f"cannot unpack {deb.name}: dpkg-deb failed ({_tail(err)}). "
+            f"{_ALTERNATIVE_HINT}"
+        )
+    return n
+
+
+def fetch_package(
+    package: str,
+    cache_dir: str | os.PathLike | None = None,
+    keep: tuple[str, ...] | None = None,
+) -> Path:
+    """Downloads and unpacks a Debian package into the cache, once.
+
+    Concurrent callers wait on a lock; an interrupted fetch leaves nothing
+    behind (the tree is moved into place only when complete).
+
+    Args:
+        package: Debian package name.
+        cache_dir: Cache directory (see :func:`cache_root`).
+        keep: ``fnmatch`` patterns of paths (relative to ``/``) to keep; the
+            copyright file is always kept. ``None`` keeps everything.
+
+    Returns:
+        Root of the unpacked tree (``<cache>/<package>``).
+
+    Raises:
+        DemoSourceError: When apt-get or dpkg-deb is missing or fails.
+    """
+    from filelock import FileLock
+
+    root = cache_root(cache_dir)
+    dest = root / package
+    marker = dest / ".complete.json"
+    if marker.exists():
+        return dest
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DemoSourceError(
+            f"cannot create the demo cache directory {root} for package "
+            f"{package!r}: {err}. Set CFFMA_DEMO_CACHE to a writable directory."
+        ) from err
+    patterns = None if keep is None else (*keep, _COPYRIGHT)
+    with FileLock(str(root / f".{package}.lock")):
+        if marker.exists():
+            return dest
+        logger.info("fetching Debian package %s into %s", package, root)
+        with tempfile.TemporaryDirectory(dir=root, prefix=f".{package}.") as tmp:
+            deb = _apt_download(package, Path(tmp))
+            tree = Path(tmp) / "tree"
+            tree.mkdir()
+            n = _extract(deb, tree, patterns)
+            if n == 0:
+                raise DemoSourceError(
+                    f"Debian package {package!r} ({deb.name}) holds no file matching "
+                    f"{list(keep or [])}: its layout may have changed. "
+                    f"{_ALTERNATIVE_HINT}"
+                )
+            info = {"package": package, "deb": deb.name, "files": n, "keep": keep}
+            (tree / ".complete.json").write_text(json.dumps(info, indent=1))
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(tree, dest)
+    return dest
+
+
+def package_version(package: str, cache_dir: str | os.PathLike | None = None) -> str:
+    """The .deb file name a cached package came from (name_version_arch).
+
+    Args:
+        package: Debian package name (must be fetched already).
+        cache_dir: Cache directory.
+
+    Returns:
+        The .deb file name, or ``"unknown"``.
+    """
+    marker = cache_root(cache_dir) / package / ".complete.json"
+    try:
+        return json.loads(marker.read_text())["deb"]
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
+def _is_speech_prompt(path: Path, voice_root: Path) -> bool:
+    rel = path.relative_to(voice_root)
+    return rel.parts[0] != "silence" and path.stem not in _NOT_SPEECH
+
+
+def fetch_speech(
+    cache_dir: str | os.PathLike | None = None, voices: list[str] | None = None
+) -> dict[str, list[Path]]:
+    """Fetches Asterisk voice prompts (G.722 files).
+
+    Args:
+        cache_dir: Cache directory (see :func:`cache_root`).
+        voices: Keys of :data:`VOICES` (default: all).
+
+    Returns:
+        Voice key -> sorted ``.g722`` files (speech only: tones and silence
+        prompts are left out). :func:`load_audio` decodes them.
+
+    Raises:
+        DemoSourceError: When a package cannot be fetched.
+    """
+    out = {}
+    for key in voices or list(VOICES):
+        if key not in VOICES:
+            raise ValueError(f"unknown voice {key!r}; choose from {sorted(VOICES)}")
+        voice = VOICES[key]
+        root = fetch_package(
+            voice.package, cache_dir, keep=("usr/share/asterisk/sounds/*",)
+        )
+        voice_root = root / "usr/share/asterisk/sounds" / voice.folder
+        files = sorted(
+            p for p in voice_root.rglob("*.g722") if _is_speech_prompt(p, voice_root)
+        )
+        if not files:
+            raise DemoSourceError(
+                f"Debian package {voice.package!r} holds no G.722 prompts under "
+                f"{voice_root}. {_ALTERNATIVE_HINT}"
+            )
+        out[key] = files
+    return out
+
+
+def speaker_of(voice: str) -> str:
+    """The person behind a voice key (a speech-folder speaker is itself)."""
+    return VOICES[voice].speaker if voice in VOICES else voice
+
+
+def group_by_speaker(speech: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """Merges voices recorded by the same person.
+
+    Args:
+        speech: Voice -> files (from :func:`fetch_speech` or
+            :func:`speech_from_dir`).
+
+    Returns:
+        Speaker -> files, sorted by speaker.
+    """
+    out: dict[str, list[Path]] = {}
+    for voice in sorted(speech):
+        out.setdefault(speaker_of(voice), []).extend(speech[voice])
+    return dict(sorted(out.items()))
+
+
+def split_speakers(
+    speakers: list[str], test_speakers: list[str] | tuple[str, ...] | None, n_test: int
+) -> tuple[list[str], list[str]]:
+    """Splits speakers into disjoint train and test lists.
+
+    Args:
+        speakers: All speakers.
+        test_speakers: Wanted test speakers; default: :data:`DEFAULT_TEST_SPEAKERS`
+            when all of them are present, else the last ``n_test`` in sorted order.
+        n_test: Number of test speakers when choosing by default.
+
+    Returns:
+        ``(train, test)``, each sorted.
+    """
+    speakers = sorted(speakers)
+    if test_speakers is None:
+        if set(DEFAULT_TEST_SPEAKERS) <= set(speakers):
+            test_speakers = DEFAULT_TEST_SPEAKERS
+        else:
+            test_speakers = speakers[-n_test:]
+    missing = set(test_speakers) - set(speakers)
+    if missing:
+        raise ValueError(f"unknown test speakers {sorted(missing)}; have {speakers}")
+    test = sorted(test_speakers)
+    train = [s for s in speakers if s not in test]
+    return train, test
+
+
+def speech_from_dir(
+    directory: str | os.PathLike, n_pseudo_speakers: int = 4
+) -> dict[str, list[Path]]:
+    """Uses any folder of clean speech as the demo's speech source.
+
+    Speakers are the first-level sub-folder names. Files lying directly in
+    ``directory`` (when there are no sub-folders with audio) are dealt, in
+    sorted order, into ``n_pseudo_speakers`` contiguous groups named
+    ``spk1``, ``spk2``, ... (they may well be the same person: train/test
+    disjointness then only holds at the file level).
+
+    Args:
+        directory: Folder with ``.wav``/``.flac``/``.ogg`` files, searched
+            recursively.
+        n_pseudo_speakers: Number of groups for a flat folder.
+
+    Returns:
+        Speaker -> sorted files.
+
+    Raises:
+        DemoSourceError: When the folder does not exist or holds no audio.
+    """
+    root = Path(directory).expanduser()
+    if not root.is_dir():
+        raise DemoSourceError(f"speech folder {root} does not exist")
+    files = sorted(
+        p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    )
+    if not files:
+        raise DemoSourceError(
+            f"speech folder {root} holds no {'/'.join(AUDIO_SUFFIXES)} files"
+        )
+    nested = [p for p in files if len(p.relative_to(root).parts) > 1]
+    out: dict[str, list[Path]] = {}
+    if nested:
+        for p in nested:
+            out.setdefault(p.relative_to(root).parts[0], []).append(p)
+        if len(nested) < len(files):
+            logger.warning(
+                "%s: ignoring %d files outside speaker sub-folders",
+                root,
+                len(files) - len(nested),
+            )
+    else:
+        n = min(n_pseudo_speakers, len(files))
+        for i, chunk in enumerate(np.array_split(np.arange(len(files)), n)):
+            out[f"spk{i + 1}"] = [files[j] for j in chunk]
+    return dict(sorted(out.items()))
+
+
+def _select(root: Path, source: NoiseSource) -> list[Path]:
+    files = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if (
+            p.is_file()
+            and any(fnmatch.fnmatch(rel, k) for k in source.keep)
+            and any(fnmatch.fnmatch(rel, s) for s in source.select)
+        ):
+            files.append(p)
+    return files
+
+
+def fetch_noises(
+    cache_dir: str | os.PathLike | None = None, sources: list[str] | None = None
+) -> dict[str, list[Path]]:
+    """Fetches noise recordings.
+
+    Args:
+        cache_dir: Cache directory (see :func:`cache_root`).
+        sources: Keys of :data:`NOISE_SOURCES` (default: all).
+
+    Returns:
+        Source key -> sorted audio files (soundfile reads them).
+
+    Raises:
+        DemoSourceError: When a package cannot be fetched.
+    """
+    out = {}
+    for key in sources or list(NOISE_SOURCES):
+        if key not in NOISE_SOURCES:
+            raise ValueError(
+                f"unknown noise source {key!r}; choose from {sorted(NOISE_SOURCES)}"
+            )
+        src = NOISE_SOURCES[key]
+        root = fetch_package(src.package, cache_dir, keep=src.keep)
+        files = _select(root, src)
+        if not files:
+            raise DemoSourceError(
+                f"Debian package {src.package!r} holds no noise files matching "
+                f"{list(src.select)}. {_ALTERNATIVE_HINT}"
+            )
+        out[key] = files
+    return out
+
+
+def noise_from_dir(directory: str | os.PathLike) -> dict[str, list[Path]]:
+    """Uses any folder of noise recordings; sub-folders become sources.
+
+    Args:
+        directory: Folder with ``.wav``/``.flac``/``.ogg`` files.
+
+    Returns:
+        Source (first-level sub-folder, or the folder's own name) -> files.
+
+    Raises:
+        DemoSourceError: When the folder does not exist or holds no audio.
+    """
+    root = Path(directory).expanduser()
+    if not root.is_dir():
+        raise DemoSourceError(f"noise folder {root} does not exist")
+    out: dict[str, list[Path]] = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES:
+            parts = p.relative_to(root).parts
+            out.setdefault(parts[0] if len(parts) > 1 else root.name, []).append(p)
+    if not out:
+        raise DemoSourceError(
+            f"noise folder {root} holds no {'/'.join(AUDIO_SUFFIXES)} files"
+        )
+    return out
+
+
+def noise_group(path: Path) -> str:
+    """Recording group of a noise file: its stem without variant numbers.
+
+    ``birds1``, ``birds2`` -> ``birds``; ``env_sounds_water.3`` ->
+    ``env_sounds_water``; ``loop_amen_full`` -> ``loop_amen``.
+    """
+    stem = re.sub(r"\.\d+$", "", path.stem)
+    stem = re.sub(r"_full$", "", stem)
+    return re.sub(r"[_-]?\d+$", "", stem) or stem
+
+
+def split_noise_files(
+    noises: dict[str, list[Path]], fractions: dict[str, float]
+) -> dict[str, dict[str, list[Path]]]:
+    """Splits each source's recording groups between splits, disjointly.
+
+    The assignment depends only on the group names (hashed), not on a seed, so
+    the same recordings stay held out across builds.
+
+    Args:
+        noises: Source -> files.
+        fractions: Split name -> share of groups (e.g. ``{"train": .75,
+            "test": .25}``). Each split gets at least one group per source when
+            the source has enough groups.
+
+    Returns:
+        Split -> source -> files. A source with fewer groups than splits is
+        left out of the splits that get none.
+    """
+    names = list(fractions)
+    out: dict[str, dict[str, list[Path]]] = {n: {} for n in names}
+    for source, files in sorted(noises.items()):
+        groups: dict[str, list[Path]] = {}
+        for f in files:
+            groups.setdefault(noise_group(f), []).append(f)
+        order = sorted(groups, key=lambda g: hashlib.sha1(g.encode()).hexdigest())
+        n = len(order)
+        counts = [int(round(fractions[s] * n)) for s in names]
+        if n >= len(names):
+            counts = [max(1, c) for c in counts]
+        # Give the rounding remainder to (or take it from) the largest split.
+        big = int(np.argmax([fractions[s] for s in names]))
+        counts[big] = max(0, counts[big] + n - sum(counts))
+        start = 0
+        for split, count in zip(names, counts):
+            chosen = order[start : start + count]
+            start += count
+            if chosen:
+                out[split][source] = sorted(f for g in chosen for f in groups[g])
+    return out
+
+
+def _decode_g722(path: Path) -> np.ndarray:
+    from G722 import G722  # PyPI package "g722"; bit-exact to ffmpeg's decoder
+
+    codec = G722(SPEECH_SR, 64000)
+    pcm = np.asarray(codec.decode(path.read_bytes()), dtype=np.int16)
+    return pcm.astype(np.float32) / 32768.0
+
+
+def load_audio(path: str | os.PathLike, sr: int = SPEECH_SR) -> np.ndarray:
+    """Reads an audio file as mono float32 at ``sr``.
+
+    ``.g722`` files (raw G.722, 64 kbit/s, 16 kHz) are decoded with the g722
+    package; anything else goes through soundfile (wav, flac, ogg, ...).
+    Multi-channel audio is averaged; other rates are resampled with soxr.
+
+    Args:
+        path: Audio file.
+        sr: Wanted sample rate.
+
+    Returns:
+        ``[T]`` float32.
+
+    Raises:
+        DemoSourceError: When the file cannot be read.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".g722":
+            x, file_sr = _decode_g722(path), SPEECH_SR
+        else:
+            x, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+            x = x.mean(axis=1)
+    except (OSError, RuntimeError, sf.LibsndfileError) as err:
+        raise DemoSourceError(f"cannot read audio file {path}: {err}") from err
+    if x.size == 0:
+        raise DemoSourceError(f"audio file {path} is empty")
+    return resample(x, file_sr, sr)
+
+
+def load_speech_clips(
+    files: list[Path], sr: int = SPEECH_SR, min_seconds: float = 0.3
+) -> list[np.ndarray]:
+    """Loads speech files with leading/trailing silence trimmed.
+
+    Args:
+        files: Audio files.
+        sr: Sample rate of the returned clips.
+        min_seconds: Clips shorter than this after trimming are dropped.
+
+    Returns:
+        ``[T_i]`` float32 clips, in file order.
+    """
+    clips = []
+    for f in files:
+        x = trim_silence(load_audio(f, sr), sr)
+        if len(x) >= min_seconds * sr:
+            clips.append(x)
+    return clips
+
+
+def real_speech_clips(
+    n: int,
+    seconds: float,
+    cache_dir: str | os.PathLike | None = None,
+    voice: str = "en",
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """Real speech clips of an exact length, for unit tests.
+
+    Prompts of one voice are trimmed, shuffled and joined until each clip is
+    long enough, then cut to ``seconds``.
+
+    Args:
+        n: Number of clips.
+        seconds: Length of each clip.
+        cache_dir: Cache directory (see :func:`cache_root`).
+        voice: Key of :data:`VOICES`.
+        seed: Shuffling seed.
+
+    Returns:
+        ``n`` arrays ``[round(seconds * 16000)]``, float32, 16 kHz, distinct.
+    """
+    from espnet_cffma.demo.utterances import UtteranceMaker
+
+    files = fetch_speech(cache_dir, [voice])[voice]
+    maker = UtteranceMaker(files, np.random.default_rng(seed), sr=SPEECH_SR)
+    length = int(round(seconds * SPEECH_SR))
+    return [fade_edges(maker.make_exact(length)[0], SPEECH_SR) for _ in range(n)]

@@ -1,0 +1,319 @@
+"""A small corpus in VoiceBank-DEMAND's raw layout, from real speech and noise.
+
+Layout (as the real corpus, 48 kHz 16-bit mono WAV)::
+
+    OUT/clean_trainset_28spk_wav/p226_001.wav ...
+    OUT/noisy_trainset_28spk_wav/p226_001.wav ...
+    OUT/clean_testset_wav/p232_001.wav ...
+    OUT/noisy_testset_wav/p232_001.wav ...
+    OUT/log_trainset_28spk.txt   # "p226_001 <noise> <snr>" per line
+    OUT/log_testset.txt
+    OUT/demo_metadata.tsv        # provenance of every utterance
+    OUT/SOURCES.md               # packages, licences, speaker map, conventions
+
+Speakers are people (see :mod:`espnet_cffma.demo.sources`); training people get
+the real corpus's training ids starting with p226 and p287 (the recipes
+validate on them), the two test people get p232 and p257. Noise recordings of
+the test set are disjoint from the training ones (recording groups, see
+:func:`~espnet_cffma.demo.sources.split_noise_files`).
+
+Usage::
+
+    python -m espnet_cffma.demo.voicebank --out DIR [--size minimal]
+        [--n_train N --n_test N --speech_dir DIR --noise_dir DIR
+         --cache_dir DIR --seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from espnet_cffma.demo import sources
+from espnet_cffma.demo.corpus import (
+    building,
+    corpus_is_complete,
+    sources_markdown,
+    write_wav,
+)
+from espnet_cffma.demo.noise import NoiseMaker
+from espnet_cffma.demo.signals import resample, rms_db, scale_noise_to_snr
+from espnet_cffma.demo.utterances import UtteranceMaker
+
+logger = logging.getLogger(__name__)
+
+# The real corpus's 28 training speakers, validation speakers (p226, p287) first.
+TRAIN_SPEAKER_IDS = (
+    "p226", "p287", "p227", "p228", "p230", "p231", "p233", "p236", "p239", "p243",
+    "p244", "p250", "p254", "p256", "p258", "p259", "p267", "p268", "p269", "p270",
+    "p273", "p274", "p276", "p277", "p278", "p279", "p282", "p286",
+)  # fmt: skip
+TEST_SPEAKER_IDS = ("p232", "p257")
+TRAIN_SNRS = (0.0, 5.0, 10.0, 15.0)
+TEST_SNRS = (2.5, 7.5, 12.5, 17.5)
+SIZES = {"minimal": (12, 4), "default": (200, 40)}
+CORPUS_SR = 48000
+MIX_SR = 16000  # the speech source is 16 kHz wideband: mix there, then upsample
+DIRS = {
+    "train": ("clean_trainset_28spk_wav", "noisy_trainset_28spk_wav"),
+    "test": ("clean_testset_wav", "noisy_testset_wav"),
+}
+LOGS = {"train": "log_trainset_28spk.txt", "test": "log_testset.txt"}
+# Like the real corpus: training adds babble and synthetic noise to
+# recordings, the test set uses recordings only.
+NOISE_KINDS = {
+    "train": {"file": 0.8, "babble": 0.1, "colored": 0.1},
+    "test": {"file": 1.0},
+}
+LEVEL_DBFS = (-33.0, -23.0)
+
+
+def _speaker_ids(train: list[str], test: list[str]) -> dict[str, str]:
+    if len(train) < 2:
+        raise ValueError(
+            f"the VoiceBank demo needs at least 2 training speakers (p226 and p287 "
+            f"are the recipe's validation speakers), got {train}"
+        )
+    if not 1 <= len(test) <= len(TEST_SPEAKER_IDS):
+        raise ValueError(f"the VoiceBank demo takes 1 or 2 test speakers, got {test}")
+    if len(train) > len(TRAIN_SPEAKER_IDS):
+        logger.warning(
+            "using the first %d of %d training speakers",
+            len(TRAIN_SPEAKER_IDS),
+            len(train),
+        )
+        train = train[: len(TRAIN_SPEAKER_IDS)]
+    ids = dict(zip(train, TRAIN_SPEAKER_IDS))
+    ids.update(zip(test, TEST_SPEAKER_IDS))
+    return ids
+
+
+def _load_sources(
+    cache_dir, speech_dir, noise_dir
+) -> tuple[dict[str, list[Path]], dict[str, list[Path]], dict[str, str]]:
+    """Returns (speaker -> files, noise source -> files, package -> version)."""
+    used: dict[str, str] = {}
+    if speech_dir is not None:
+        speakers = sources.speech_from_dir(speech_dir)
+        used[str(Path(speech_dir).absolute())] = "speech folder"
+    else:
+        speech = sources.fetch_speech(cache_dir)
+        speakers = sources.group_by_speaker(speech)
+        for v in speech:
+            pkg = sources.VOICES[v].package
+            used[pkg] = sources.package_version(pkg, cache_dir)
+    if noise_dir is not None:
+        noises = sources.noise_from_dir(noise_dir)
+        used[str(Path(noise_dir).absolute())] = "noise folder"
+    else:
+        noises = sources.fetch_noises(cache_dir)
+        for key in noises:
+            pkg = sources.NOISE_SOURCES[key].package
+            used[pkg] = sources.package_version(pkg, cache_dir)
+    return speakers, noises, used
+
+
+def _speaker_label(speaker: str, speech_dir) -> str:
+    if speech_dir is not None:
+        return speaker
+    voices = [v for v in sources.VOICES.values() if v.speaker == speaker]
+    langs = ", ".join(v.language for v in voices)
+    return f"{voices[0].credit} ({voices[0].gender}; {langs})"
+
+
+def build_voicebank_demo(
+    out_dir: str | os.PathLike,
+    n_train: int = SIZES["default"][0],
+    n_test: int = SIZES["default"][1],
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    speech_dir: str | os.PathLike | None = None,
+    noise_dir: str | os.PathLike | None = None,
+    test_speakers: list[str] | None = None,
+) -> Path:
+    """Writes a VoiceBank-DEMAND-style demo corpus (skips if already built).
+
+    Args:
+        out_dir: Corpus directory (created atomically).
+        n_train: Number of training utterances (at least 2).
+        n_test: Number of test utterances (at least 1).
+        seed: Random seed; the same seed gives the same corpus.
+        cache_dir: Debian package cache (see
+            :func:`espnet_cffma.demo.sources.cache_root`).
+        speech_dir: Use this folder of clean speech instead of Debian voices
+            (see :func:`espnet_cffma.demo.sources.speech_from_dir`).
+        noise_dir: Use this folder of noise instead of Debian noise packages.
+        test_speakers: Source speakers held out for the test set (1 or 2);
+            default: ``ivrvoice_ru`` and ``june`` for Debian voices, else the
+            last two speakers in sorted order.
+
+    Returns:
+        The corpus directory.
+
+    Raises:
+        DemoSourceError: When a source cannot be fetched or read.
+        FileExistsError: When ``out_dir`` holds something else.
+    """
+    if n_train < 2 or n_test < 1:
+        raise ValueError(f"need n_train >= 2 and n_test >= 1, got {n_train}, {n_test}")
+    out = Path(out_dir)
+    params = {
+        "corpus": "voicebank_demo",
+        "format": 1,
+        "n_train": n_train,
+        "n_test": n_test,
+        "seed": seed,
+        "speech_dir": None if speech_dir is None else str(Path(speech_dir).absolute()),
+        "noise_dir": None if noise_dir is None else str(Path(noise_dir).absolute()),
+        "test_speakers": None if test_speakers is None else sorted(test_speakers),
+    }
+    if corpus_is_complete(out, params):
+        logger.info("VoiceBank demo already complete in %s", out)
+        return out
+    t0 = time.time()
+    speakers, noises, used = _load_sources(cache_dir, speech_dir, noise_dir)
+    train_spk, test_spk = sources.split_speakers(list(speakers), test_speakers, 2)
+    ids = _speaker_ids(train_spk, test_spk)
+    train_spk = [s for s in train_spk if s in ids]
+    noise_split = sources.split_noise_files(noises, {"train": 0.75, "test": 0.25})
+    for split in ("train", "test"):
+        if not noise_split[split]:
+            raise sources.DemoSourceError(
+                f"too few noise recordings to keep train and test noise disjoint "
+                f"(sources: {sorted(noises)}); provide more noise files"
+            )
+    cache = sources.cache_root(cache_dir)
+    plan = {
+        "train": (train_spk, n_train, TRAIN_SNRS),
+        "test": (test_spk, n_test, TEST_SNRS),
+    }
+    meta = [
+        "split\tutt\tspeaker\tnoise_kind\tnoise\tsnr_db\tlevel_dbfs\tspeech\tdetails"
+    ]
+    with building(out, params) as tmp:
+        for k, (split, (spks, n, snrs)) in enumerate(plan.items()):
+            rng = np.random.default_rng([seed, k])
+            makers = {
+                s: UtteranceMaker(speakers[s], np.random.default_rng([seed, k, j]))
+                for j, s in enumerate(spks)
+            }
+            babble = {s: speakers[s] for s in spks} if split == "train" else {}
+            noise_maker = NoiseMaker(
+                noise_split[split],
+                MIX_SR,
+                np.random.default_rng([seed, k, 1000]),
+                kinds=NOISE_KINDS[split],
+                babble_speech=babble,
+                root=cache,
+            )
+            clean_dir, noisy_dir = (tmp / d for d in DIRS[split])
+            counts = dict.fromkeys(spks, 0)
+            log_lines = []
+            for i in tqdm(range(n), desc=f"VoiceBank demo ({split})", unit="utt"):
+                spk = spks[i % len(spks)]
+                counts[spk] += 1
+                utt = f"{ids[spk]}_{counts[spk]:03d}"
+                clean, used_files = makers[spk].make()
+                level = rng.uniform(*LEVEL_DBFS)
+                clean = clean * np.float32(10 ** ((level - rms_db(clean)) / 20))
+                seg = noise_maker.draw(len(clean), exclude_speaker=spk)
+                snr = float(snrs[int(rng.integers(len(snrs)))])
+                noisy = clean + scale_noise_to_snr(clean, seg.audio, snr)
+                clean48 = resample(clean, MIX_SR, CORPUS_SR)
+                noisy48 = resample(noisy, MIX_SR, CORPUS_SR)
+                peak = max(np.abs(clean48).max(), np.abs(noisy48).max())
+                if peak > 0.99:  # same gain on both keeps the SNR
+                    clean48, noisy48 = clean48 * (0.99 / peak), noisy48 * (0.99 / peak)
+                write_wav(clean_dir / f"{utt}.wav", clean48, CORPUS_SR)
+                write_wav(noisy_dir / f"{utt}.wav", noisy48, CORPUS_SR)
+                log_lines.append(f"{utt} {seg.label} {snr:g}")
+                speech_names = ",".join(p.stem for p in used_files)
+                meta.append(
+                    f"{split}\t{utt}\t{spk}\t{seg.kind}\t{seg.label}\t{snr:g}\t"
+                    f"{rms_db(clean48):.2f}\t{speech_names}\t{seg.details}"
+                )
+            (tmp / LOGS[split]).write_text("\n".join(log_lines) + "\n")
+        (tmp / "demo_metadata.tsv").write_text("\n".join(meta) + "\n")
+        rows = [(ids[s], _speaker_label(s, speech_dir), "train") for s in train_spk]
+        rows += [(ids[s], _speaker_label(s, speech_dir), "test") for s in test_spk]
+        noise_rows = [
+            f"{split} noise recordings: "
+            + ", ".join(
+                f"{src}: {sorted({sources.noise_group(p) for p in files})}"
+                for src, files in noise_split[split].items()
+            )
+            for split in ("train", "test")
+        ]
+        notes = [
+            f"{n_train} training and {n_test} test utterances, seed {seed}.",
+            "Files are 48 kHz 16-bit mono like the real corpus, but the content is "
+            "band-limited to 8 kHz: speech is 16 kHz G.722 wideband, so mixing is "
+            "done at 16 kHz and both clean and noisy are upsampled (soxr) to 48 kHz.",
+            "Utterances: a speaker's voice prompts, trimmed to 0.12 s of their own "
+            "silence at each end, joined or cut at the quietest point, 1.5-4 s.",
+            f"Clean level uniform in {LEVEL_DBFS} dBFS (RMS). SNR = energy ratio of "
+            "clean to (noisy - clean) over the whole utterance; train SNRs "
+            f"{TRAIN_SNRS} dB, test {TEST_SNRS} dB (as the real corpus). When a "
+            "file would clip, clean and noisy get the same gain.",
+            f"Noise kinds: train {NOISE_KINDS['train']}, test {NOISE_KINDS['test']}. "
+            "Recordings start at a random offset and loop (20 ms crossfade) when "
+            "short; babble sums 3-6 prompts of other training speakers; coloured "
+            "noise is white or pink.",
+            *noise_rows,
+            "Speakers are people: Asterisk's en and es prompts are both Allison "
+            "Smith, so they form one speaker. Test speakers never occur in training.",
+        ]
+        text = sources_markdown("VoiceBank-DEMAND demo", used, rows, notes)
+        (tmp / "SOURCES.md").write_text(text)
+    logger.info("VoiceBank demo written to %s in %.1f s", out, time.time() - t0)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description="Build a small VoiceBank-DEMAND-style corpus from real speech "
+        "and noise found in Debian packages (or your own folders)."
+    )
+    parser.add_argument("--out", required=True, help="corpus directory")
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="default",
+        help="preset sizes: " + ", ".join(f"{k}={v}" for k, v in SIZES.items()),
+    )
+    parser.add_argument("--n_train", type=int, help="training utterances")
+    parser.add_argument("--n_test", type=int, help="test utterances")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speech_dir", help="folder of clean speech (wav/flac)")
+    parser.add_argument("--noise_dir", help="folder of noise recordings")
+    parser.add_argument("--cache_dir", help="Debian package cache directory")
+    parser.add_argument(
+        "--test_speakers", help="comma-separated source speakers held out for test"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    n_train, n_test = SIZES[args.size]
+    try:
+        build_voicebank_demo(
+            args.out,
+            n_train=args.n_train or n_train,
+            n_test=args.n_test or n_test,
+            seed=args.seed,
+            cache_dir=args.cache_dir,
+            speech_dir=args.speech_dir,
+            noise_dir=args.noise_dir,
+            test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
+        )
+    except (sources.DemoSourceError, FileExistsError, ValueError) as err:
+        parser.exit(1, f"error: {err}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,460 @@
+"""A small single-speaker corpus in WHAMR!'s layout, reverberated with pyroomacoustics.
+
+Layout (as the real corpus, 16 kHz 16-bit mono WAV)::
+
+    OUT/wav16k/{min,max}/{tr,cv,tt}/{mix_single_anechoic,mix_single_reverb,
+                                     s1_anechoic,s1_reverb,noise}/NAME.wav
+    OUT/metadata/mix_single_{tr,cv,tt}.tsv   # room, positions, RT60, SNR, noise
+    OUT/SOURCES.md                           # packages, licences, speakers
+
+The generation conventions (rooms, RT60, the anechoic target's alignment with
+the reverberant signal, SNR, min/max, splits) are listed in :data:`CONVENTIONS`
+and copied into SOURCES.md. In short: ``s1_anechoic`` is the speech convolved
+with the direct-path part of the same simulated RIR, so its direct path lies on
+the very samples of ``s1_reverb``'s (:func:`direct_path_lag` measures it);
+SNRs follow WHAM! (-6 to +3 dB); ``min`` is the start of ``max``.
+
+Usage::
+
+    python -m espnet_cffma.demo.whamr --out DIR [--size minimal]
+        [--n_tr N --n_cv N --n_tt N --speech_dir DIR --noise_dir DIR
+         --cache_dir DIR --seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import correlate, fftconvolve
+from tqdm import tqdm
+
+from espnet_cffma.demo import sources
+from espnet_cffma.demo.corpus import (
+    building,
+    corpus_is_complete,
+    sources_markdown,
+    write_wav,
+)
+from espnet_cffma.demo.noise import NoiseMaker
+from espnet_cffma.demo.signals import noise_gain_for_snr, rms_db
+from espnet_cffma.demo.utterances import UtteranceMaker
+
+logger = logging.getLogger(__name__)
+
+SR = 16000
+SPLITS = ("tr", "cv", "tt")
+KINDS = (
+    "mix_single_anechoic",
+    "mix_single_reverb",
+    "s1_anechoic",
+    "s1_reverb",
+    "noise",
+)
+SIZES = {"minimal": (12, 4, 4), "default": (200, 50, 50)}
+SNR_RANGE = (-6.0, 3.0)
+RT60_RANGE = (0.2, 1.0)
+LEVEL_DBFS = (-30.0, -20.0)
+UTT_SECONDS = (2.0, 5.0)
+TAIL_SECONDS = (0.25, 1.0)
+NOISE_FRACTIONS = {"tr": 0.6, "cv": 0.15, "tt": 0.25}
+NOISE_KINDS = {"file": 0.8, "babble": 0.2}  # WHAM! noise is mostly crowds
+
+
+CONVENTIONS = (
+    "Files are 16 kHz 16-bit mono. `min`: signals cut to the dry utterance's "
+    "length; `max`: the same plus 0.25-1 s (noise and reverberant tail go on, "
+    "s1_anechoic zero-padded); `min` is exactly the start of `max`.",
+    "Rooms: shoebox 5-10 x 5-10 x 3-4 m, target RT60 uniform 0.2-1.0 s "
+    "(pra.inverse_sabine), pyroomacoustics hybrid RIRs (image sources to order 3 "
+    "+ seeded ray tracing), no air absorption; a pool of rooms per split, so "
+    "test rooms never occur in training. Mic in the middle 40 % of the floor "
+    "at 1.0-1.5 m, source 0.7-2 m away at 1.4-1.9 m.",
+    "s1_reverb = speech * full RIR; s1_anechoic = speech * direct-path RIR "
+    "(same simulator, no reflections): both carry the direct path at the same "
+    "sample (propagation delay + pyroomacoustics' 40-sample filter delay) and "
+    "the same gain; s1_anechoic RMS level uniform in -30..-20 dBFS.",
+    "SNR uniform in -6..+3 dB (WHAM!'s range) = energy of s1_anechoic over "
+    "noise on the `min` length; the same noise is in both mixtures; "
+    "mix_single_* = s1_* + noise. When a file would clip, all five signals "
+    "get one gain.",
+    "tr and cv use the training speakers (never the same prompt), tt the "
+    "held-out ones; noise recording groups are split tr 60 % / cv 15 % / "
+    "tt 25 %, disjointly; noise is 80 % recordings, 20 % babble of 3-6 prompts "
+    "of other speakers of the same split.",
+    "Names: <speaker code><utterance no.>_<snr>.wav; the speaker codes are in "
+    "the table above; metadata/mix_single_<split>.tsv has each mixture's "
+    "room, positions, target and measured RT60, noise and SNR.",
+)
+
+
+@dataclass(frozen=True)
+class Room:
+    """A shoebox room.
+
+    Attributes:
+        dims: ``(length, width, height)`` in metres.
+        rt60: Target reverberation time in seconds.
+    """
+
+    dims: tuple[float, float, float]
+    rt60: float
+
+
+def draw_room(rng: np.random.Generator) -> Room:
+    """Draws a WHAMR!-like room (5-10 x 5-10 x 3-4 m, RT60 0.2-1.0 s)."""
+    dims = (rng.uniform(5, 10), rng.uniform(5, 10), rng.uniform(3, 4))
+    return Room(
+        tuple(round(float(d), 3) for d in dims),
+        round(float(rng.uniform(*RT60_RANGE)), 3),
+    )
+
+
+def draw_positions(
+    room: Room, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draws microphone and source positions in ``room``.
+
+    Returns:
+        ``(mic [3], source [3])`` in metres; the source is 0.7-2 m from the
+        microphone and at least 0.3 m from every wall.
+    """
+    length, width, _ = room.dims
+    mic = np.array(
+        [
+            rng.uniform(0.3 * length, 0.7 * length),
+            rng.uniform(0.3 * width, 0.7 * width),
+            rng.uniform(1.0, 1.5),
+        ]
+    )
+    for _ in range(1000):
+        dist, azimuth = rng.uniform(0.7, 2.0), rng.uniform(0, 2 * np.pi)
+        height = rng.uniform(1.4, 1.9)
+        horizontal = math.sqrt(max(dist**2 - (height - mic[2]) ** 2, 0.0))
+        src = mic + np.array(
+            [horizontal * np.cos(azimuth), horizontal * np.sin(azimuth), 0.0]
+        )
+        src[2] = height
+        if np.all(src[:2] > 0.3) and np.all(src[:2] < np.array(room.dims[:2]) - 0.3):
+            return mic, src
+    raise ValueError(f"cannot place a source in room {room}")
+
+
+def room_impulse_responses(
+    room: Room, mic: np.ndarray, src: np.ndarray, seed: int, sr: int = SR
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulates the full and the direct-path-only RIR of one source/mic pair.
+
+    Args:
+        room: The room.
+        mic: Microphone position ``[3]``.
+        src: Source position ``[3]``.
+        seed: Seeds pyroomacoustics' ray tracer (reproducible RIRs).
+        sr: Sample rate.
+
+    Returns:
+        ``(h_full [N], h_direct [M])``: both include the same direct path at the
+        same sample position (propagation delay plus pyroomacoustics' 40-sample
+        filter delay).
+    """
+    import pyroomacoustics as pra
+
+    absorption, _ = pra.inverse_sabine(room.rt60, list(room.dims))
+    pra.random.seed(seed)
+    full = pra.ShoeBox(
+        list(room.dims),
+        fs=sr,
+        materials=pra.Material(absorption),
+        max_order=3,
+        ray_tracing=True,
+        air_absorption=False,
+    )
+    full.set_ray_tracing(energy_thres=1e-5)  # tail to -50 dB: enough, faster
+    full.add_source(list(src))
+    full.add_microphone(list(mic))
+    full.compute_rir()
+    direct = pra.ShoeBox(
+        list(room.dims),
+        fs=sr,
+        materials=pra.Material(absorption),
+        max_order=0,
+        air_absorption=False,
+    )
+    direct.add_source(list(src))
+    direct.add_microphone(list(mic))
+    direct.compute_rir()
+    return np.asarray(full.rir[0][0]), np.asarray(direct.rir[0][0])
+
+
+def direct_path_lag(anechoic: np.ndarray, reverberant: np.ndarray, max_lag: int) -> int:
+    """Lag (samples) of ``reverberant`` relative to ``anechoic`` by cross-correlation.
+
+    The direct path is the strongest single copy of the source in a
+    reverberant signal, so the cross-correlation with the anechoic target
+    peaks at their direct-path offset: 0 when they are aligned.
+
+    Args:
+        anechoic: Anechoic (direct-path) signal ``[T]``.
+        reverberant: Reverberant signal ``[T']``.
+        max_lag: Largest lag searched, in samples.
+
+    Returns:
+        ``k`` such that ``reverberant[t + k]`` best matches ``anechoic[t]``.
+    """
+    xcorr = correlate(reverberant, anechoic, mode="full", method="fft")
+    zero = len(anechoic) - 1
+    lo, hi = max(0, zero - max_lag), min(len(xcorr), zero + max_lag + 1)
+    return int(np.argmax(xcorr[lo:hi])) + lo - zero
+
+
+def _speaker_codes(train: list[str], test: list[str]) -> dict[str, str]:
+    return {s: f"s{i + 1:02d}" for i, s in enumerate([*train, *test])}
+
+
+def build_whamr_demo(
+    out_dir: str | os.PathLike,
+    n_tr: int = SIZES["default"][0],
+    n_cv: int = SIZES["default"][1],
+    n_tt: int = SIZES["default"][2],
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    speech_dir: str | os.PathLike | None = None,
+    noise_dir: str | os.PathLike | None = None,
+    test_speakers: list[str] | None = None,
+) -> Path:
+    """Writes a WHAMR!-style single-speaker demo corpus (skips if already built).
+
+    Args:
+        out_dir: Corpus directory (created atomically).
+        n_tr: Training mixtures.
+        n_cv: Validation mixtures (training speakers).
+        n_tt: Test mixtures (held-out speakers, rooms and noise).
+        seed: Random seed; the same seed gives the same corpus.
+        cache_dir: Debian package cache.
+        speech_dir: Use this folder of clean speech instead of Debian voices.
+        noise_dir: Use this folder of noise instead of Debian noise packages.
+        test_speakers: Source speakers held out for ``tt`` (default as in
+            :func:`espnet_cffma.demo.sources.split_speakers`).
+
+    Returns:
+        The corpus directory.
+    """
+    from espnet_cffma.demo.voicebank import _load_sources, _speaker_label
+
+    sizes = {"tr": n_tr, "cv": n_cv, "tt": n_tt}
+    if min(sizes.values()) < 1:
+        raise ValueError(f"every split needs at least one mixture, got {sizes}")
+    out = Path(out_dir)
+    params = {
+        "corpus": "whamr_demo",
+        "format": 1,
+        **{f"n_{k}": v for k, v in sizes.items()},
+        "seed": seed,
+        "speech_dir": None if speech_dir is None else str(Path(speech_dir).absolute()),
+        "noise_dir": None if noise_dir is None else str(Path(noise_dir).absolute()),
+        "test_speakers": None if test_speakers is None else sorted(test_speakers),
+    }
+    if corpus_is_complete(out, params):
+        logger.info("WHAMR! demo already complete in %s", out)
+        return out
+    t0 = time.time()
+    speakers, noises, used = _load_sources(cache_dir, speech_dir, noise_dir)
+    train_spk, test_spk = sources.split_speakers(list(speakers), test_speakers, 2)
+    if not train_spk:
+        raise ValueError(f"no training speakers left after holding out {test_spk}")
+    codes = _speaker_codes(train_spk, test_spk)
+    noise_split = sources.split_noise_files(noises, NOISE_FRACTIONS)
+    for split in SPLITS:
+        if not noise_split[split]:
+            raise sources.DemoSourceError(
+                f"too few noise recordings for disjoint tr/cv/tt noise (sources: "
+                f"{sorted(noises)}); provide more noise files"
+            )
+    cache = sources.cache_root(cache_dir)
+    # One maker per speaker across tr and cv, so they never share prompts.
+    makers = {
+        s: UtteranceMaker(
+            speakers[s],
+            np.random.default_rng([seed, 7, j]),
+            SR,
+            *UTT_SECONDS,
+        )
+        for j, s in enumerate([*train_spk, *test_spk])
+    }
+    header = (
+        "name\tspeaker\tspeech\tnoise_kind\tnoise\tnoise_details\tsnr_db\troom\t"
+        "length\twidth\theight\trt60_target\trt60_measured\tmic\tsource\t"
+        "distance\tdirect_sample\tlen_min\tlen_max"
+    )
+    with building(out, params) as tmp:
+        for k, split in enumerate(SPLITS):
+            spks = test_spk if split == "tt" else train_spk
+            rng = np.random.default_rng([seed, 100 + k])
+            n_rooms = max(2, math.ceil(sizes[split] / 10))
+            rooms = [draw_room(rng) for _ in range(n_rooms)]
+            noise_maker = NoiseMaker(
+                noise_split[split],
+                SR,
+                np.random.default_rng([seed, 200 + k]),
+                kinds=NOISE_KINDS,
+                babble_speech={s: speakers[s] for s in spks},
+                root=cache,
+            )
+            counts = dict.fromkeys(spks, 0)
+            meta = [header]
+            for i in tqdm(
+                range(sizes[split]), desc=f"WHAMR! demo ({split})", unit="mix"
+            ):
+                spk = spks[i % len(spks)]
+                counts[spk] += 1
+                dry, used_files = makers[spk].make()
+                room_id = int(rng.integers(len(rooms)))
+                room = rooms[room_id]
+                mic, src = draw_positions(room, rng)
+                rir_seed = int(np.random.default_rng([seed, k, i]).integers(2**31))
+                h_full, h_dir = room_impulse_responses(room, mic, src, rir_seed)
+                n_min = len(dry)
+                n_max = n_min + int(rng.uniform(*TAIL_SECONDS) * SR)
+                anechoic = np.zeros(n_max, np.float32)
+                reverb = np.zeros(n_max, np.float32)
+                a = fftconvolve(dry, h_dir)[:n_max]
+                r = fftconvolve(dry, h_full)[:n_max]
+                anechoic[: len(a)], reverb[: len(r)] = a, r
+                gain = 10 ** (
+                    (rng.uniform(*LEVEL_DBFS) - rms_db(anechoic[:n_min])) / 20
+                )
+                anechoic *= gain
+                reverb *= gain
+                seg = noise_maker.draw(n_max, exclude_speaker=spk)
+                snr = float(rng.uniform(*SNR_RANGE))
+                # Scaled on the min part, so the stated SNR holds exactly there.
+                g = noise_gain_for_snr(anechoic[:n_min], seg.audio[:n_min], snr)
+                noise = seg.audio * np.float32(g)
+                signals = {
+                    "s1_anechoic": anechoic,
+                    "s1_reverb": reverb,
+                    "noise": noise,
+                    "mix_single_anechoic": anechoic + noise,
+                    "mix_single_reverb": reverb + noise,
+                }
+                peak = max(float(np.abs(x).max()) for x in signals.values())
+                if peak > 0.99:  # one gain for all keeps mix = s1 + noise and SNR
+                    signals = {
+                        kk: x * np.float32(0.99 / peak) for kk, x in signals.items()
+                    }
+                name = f"{codes[spk]}c{counts[spk]:04d}_{snr:.4f}"
+                for version, n in (("min", n_min), ("max", n_max)):
+                    for kind in KINDS:
+                        path = tmp / "wav16k" / version / split / kind / f"{name}.wav"
+                        write_wav(path, signals[kind][:n], SR)
+                rt60 = _measured_rt60(h_full)
+                meta.append(
+                    "\t".join(
+                        str(v)
+                        for v in (
+                            name,
+                            spk,
+                            ",".join(p.stem for p in used_files),
+                            seg.kind,
+                            seg.label,
+                            seg.details,
+                            f"{snr:.4f}",
+                            f"{split}{room_id}",
+                            *room.dims,
+                            room.rt60,
+                            f"{rt60:.3f}",
+                            ",".join(f"{c:.3f}" for c in mic),
+                            ",".join(f"{c:.3f}" for c in src),
+                            f"{np.linalg.norm(src - mic):.3f}",
+                            int(np.argmax(np.abs(h_dir))),
+                            n_min,
+                            n_max,
+                        )
+                    )
+                )
+            meta_path = tmp / "metadata" / f"mix_single_{split}.tsv"
+            meta_path.parent.mkdir(exist_ok=True)
+            meta_path.write_text("\n".join(meta) + "\n")
+        rows = [(codes[s], _speaker_label(s, speech_dir), "tr, cv") for s in train_spk]
+        rows += [(codes[s], _speaker_label(s, speech_dir), "tt") for s in test_spk]
+        notes = [
+            f"{n_tr}/{n_cv}/{n_tt} mixtures (tr/cv/tt), seed {seed}.",
+            *CONVENTIONS,
+            *(
+                f"{split} noise recordings: "
+                + ", ".join(
+                    f"{src}: {sorted({sources.noise_group(p) for p in files})}"
+                    for src, files in noise_split[split].items()
+                )
+                for split in SPLITS
+            ),
+        ]
+        (tmp / "SOURCES.md").write_text(
+            sources_markdown("WHAMR! demo", used, rows, notes)
+        )
+    logger.info("WHAMR! demo written to %s in %.1f s", out, time.time() - t0)
+    return out
+
+
+def _measured_rt60(h: np.ndarray) -> float:
+    """RT60 extrapolated from the RIR's first 30 dB of decay (NaN if unmeasurable)."""
+    import pyroomacoustics as pra
+
+    try:
+        return float(pra.experimental.measure_rt60(h, fs=SR, decay_db=30))
+    except (ValueError, IndexError):
+        return float("nan")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description="Build a small WHAMR!-style single-speaker corpus from real "
+        "speech and noise found in Debian packages (or your own folders), "
+        "reverberated with pyroomacoustics."
+    )
+    parser.add_argument("--out", required=True, help="corpus directory")
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="default",
+        help="preset sizes (tr, cv, tt): "
+        + ", ".join(f"{k}={v}" for k, v in SIZES.items()),
+    )
+    parser.add_argument("--n_tr", type=int, help="training mixtures")
+    parser.add_argument("--n_cv", type=int, help="validation mixtures")
+    parser.add_argument("--n_tt", type=int, help="test mixtures")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speech_dir", help="folder of clean speech (wav/flac)")
+    parser.add_argument("--noise_dir", help="folder of noise recordings")
+    parser.add_argument("--cache_dir", help="Debian package cache directory")
+    parser.add_argument(
+        "--test_speakers", help="comma-separated source speakers held out for tt"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    n_tr, n_cv, n_tt = SIZES[args.size]
+    try:
+        build_whamr_demo(
+            args.out,
+            n_tr=args.n_tr or n_tr,
+            n_cv=args.n_cv or n_cv,
+            n_tt=args.n_tt or n_tt,
+            seed=args.seed,
+            cache_dir=args.cache_dir,
+            speech_dir=args.speech_dir,
+            noise_dir=args.noise_dir,
+            test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
+        )
+    except (sources.DemoSourceError, FileExistsError, ValueError) as err:
+        parser.exit(1, f"error: {err}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,350 @@
+"""Demo corpora: Debian sources, VoiceBank-DEMAND and WHAMR! layouts.
+
+These tests fetch real Debian packages (about 230 MB, once) into the cache
+named by CFFMA_DEMO_CACHE (default ~/.cache/espnet_cffma/debian), shared by
+every test session.
+"""
+
+import ast
+import csv
+import hashlib
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from espnet_cffma.demo import sources, voicebank, whamr
+from espnet_cffma.demo.signals import (
+    colored_noise,
+    resample,
+    scale_noise_to_snr,
+    snr_db,
+)
+
+VB_DIRS = [d for pair in voicebank.DIRS.values() for d in pair]
+
+
+def _tsv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def speech():
+    return sources.fetch_speech()
+
+
+@pytest.fixture(scope="session")
+def noises():
+    return sources.fetch_noises()
+
+
+@pytest.fixture(scope="session")
+def vb(tmp_path_factory, speech, noises):
+    return voicebank.build_voicebank_demo(
+        tmp_path_factory.mktemp("vb") / "corpus", n_train=12, n_test=4
+    )
+
+
+@pytest.fixture(scope="session")
+def wh(tmp_path_factory, speech, noises):
+    return whamr.build_whamr_demo(
+        tmp_path_factory.mktemp("wh") / "corpus", n_tr=6, n_cv=2, n_tt=4
+    )
+
+
+# ---------------------------------------------------------------- sources
+
+
+def test_fetch_speech_cached_and_decodes(speech):
+    assert set(speech) == set(sources.VOICES)
+    for voice, files in speech.items():
+        assert len(files) > 300, voice
+        assert all(f.suffix == ".g722" and f.exists() for f in files)
+        assert not any("silence" in f.parts or f.stem == "beep" for f in files)
+        marker = sources.cache_root() / sources.VOICES[voice].package / ".complete.json"
+        assert marker.exists()
+    t0 = time.time()
+    again = sources.fetch_speech()
+    assert time.time() - t0 < 2.0  # cached: no apt-get
+    assert again == speech
+    x = sources.load_audio(speech["en"][0])
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert 0.01 < np.sqrt(np.mean(x**2)) < 0.5  # decoded speech, not noise/zeros
+    # en and es are both Allison Smith: one speaker.
+    assert sorted(sources.group_by_speaker(speech)) == [
+        "allison",
+        "carlo",
+        "ivrvoice_ru",
+        "june",
+    ]
+
+
+def test_real_speech_clips():
+    clips = sources.real_speech_clips(3, 1.5)
+    assert len(clips) == 3
+    for c in clips:
+        assert c.shape == (24000,) and c.dtype == np.float32
+        assert np.all(np.isfinite(c)) and np.abs(c).max() <= 1.0
+        assert np.sqrt(np.mean(c**2)) > 0.01
+    assert not np.allclose(clips[0], clips[1])
+    np.testing.assert_array_equal(clips[0], sources.real_speech_clips(1, 1.5)[0])
+
+
+def test_fetch_noises_and_disjoint_split(noises):
+    assert set(noises) == set(sources.NOISE_SOURCES)
+    for files in noises.values():
+        assert files
+        for f in files:
+            info = sf.info(str(f))
+            assert info.frames > 0 and info.samplerate >= 8000
+    split = sources.split_noise_files(noises, {"train": 0.75, "test": 0.25})
+    for source in noises:
+        train = {sources.noise_group(p) for p in split["train"][source]}
+        test = {sources.noise_group(p) for p in split["test"][source]}
+        assert train and test and not train & test
+        assert len(split["train"][source]) + len(split["test"][source]) == len(
+            noises[source]
+        )
+
+
+def test_noise_group_and_signals():
+    assert sources.noise_group(Path("a/birds2.ogg")) == "birds"
+    assert sources.noise_group(Path("env_sounds_water.3.ogg")) == "env_sounds_water"
+    assert sources.noise_group(Path("loop_amen_full.flac")) == "loop_amen"
+    assert sources.noise_group(Path("loop_3d_printer.flac")) == "loop_3d_printer"
+    rng = np.random.default_rng(0)
+    pink = colored_noise(16000, "pink", rng)
+    psd = np.abs(np.fft.rfft(pink)) ** 2
+    assert psd[100:1000].mean() > 5 * psd[4000:8000].mean()  # falls with frequency
+    clean = rng.standard_normal(1000).astype(np.float32)
+    noise = scale_noise_to_snr(clean, pink[:1000], 7.5)
+    assert abs(snr_db(clean, noise) - 7.5) < 1e-4
+
+
+def test_missing_package_gives_clear_error(tmp_path):
+    with pytest.raises(sources.DemoSourceError) as err:
+        sources.fetch_package("cffma-no-such-package", cache_dir=tmp_path)
+    msg = str(err.value)
+    assert "cffma-no-such-package" in msg and "--demo_speech" in msg
+    assert not (tmp_path / "cffma-no-such-package").exists()
+
+
+# ---------------------------------------------------------------- own folders
+
+
+def _write_speech(root: Path, names: list[str], sr: int = 22050) -> None:
+    clips = sources.real_speech_clips(len(names), 2.0, voice="fr")
+    for name, clip in zip(names, clips):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), resample(clip, 16000, sr), sr)
+
+
+def test_speech_from_dir(tmp_path):
+    nested = tmp_path / "nested"
+    _write_speech(nested, [f"{s}/u{i}.wav" for s in "abcd" for i in range(2)])
+    spk = sources.speech_from_dir(nested)
+    assert list(spk) == ["a", "b", "c", "d"] and all(len(v) == 2 for v in spk.values())
+    flat = tmp_path / "flat"
+    _write_speech(flat, [f"u{i}.flac" for i in range(9)])
+    pseudo = sources.speech_from_dir(flat)
+    assert list(pseudo) == ["spk1", "spk2", "spk3", "spk4"]
+    assert sum(len(v) for v in pseudo.values()) == 9
+    x = sources.load_audio(pseudo["spk1"][0])  # resampled from 22.05 kHz
+    assert abs(len(x) - 32000) <= 2
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(sources.DemoSourceError, match="no .wav"):
+        sources.speech_from_dir(tmp_path / "empty")
+    with pytest.raises(sources.DemoSourceError, match="does not exist"):
+        sources.speech_from_dir(tmp_path / "missing")
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    with pytest.raises(sources.DemoSourceError, match="bad.wav"):
+        sources.load_audio(bad)
+
+    out = voicebank.build_voicebank_demo(
+        tmp_path / "vb_own", n_train=4, n_test=2, speech_dir=nested
+    )
+    meta = _tsv(out / "demo_metadata.tsv")
+    train = {r["speaker"] for r in meta if r["split"] == "train"}
+    test = {r["speaker"] for r in meta if r["split"] == "test"}
+    assert train == {"a", "b"} and test == {"c", "d"}
+    assert str(nested) in (out / "SOURCES.md").read_text()
+
+
+# ---------------------------------------------------------------- VoiceBank
+
+
+def test_voicebank_layout_names_rates(vb):
+    for d in VB_DIRS:
+        assert (vb / d).is_dir(), d
+    for split, (clean_dir, noisy_dir) in voicebank.DIRS.items():
+        clean = sorted(p.name for p in (vb / clean_dir).glob("*.wav"))
+        noisy = sorted(p.name for p in (vb / noisy_dir).glob("*.wav"))
+        assert clean == noisy
+        assert len(clean) == {"train": 12, "test": 4}[split]
+        assert all(re.fullmatch(r"p\d{3}_\d{3}\.wav", n) for n in clean)
+        logged = [
+            ln.split()[0]
+            for ln in (vb / voicebank.LOGS[split]).read_text().splitlines()
+        ]
+        assert sorted(f"{u}.wav" for u in logged) == clean
+        for name in clean:
+            for d in (clean_dir, noisy_dir):
+                info = sf.info(str(vb / d / name))
+                assert (info.samplerate, info.channels, info.subtype) == (
+                    48000,
+                    1,
+                    "PCM_16",
+                )
+                assert 1.4 <= info.duration <= 4.1, (name, info.duration)
+    assert "CC-BY-SA-3.0" in (vb / "SOURCES.md").read_text()
+
+
+def test_voicebank_speakers_disjoint(vb):
+    train_ids = {p.name[:4] for p in (vb / "clean_trainset_28spk_wav").glob("*.wav")}
+    test_ids = {p.name[:4] for p in (vb / "clean_testset_wav").glob("*.wav")}
+    assert {"p226", "p287"} <= train_ids
+    assert test_ids == {"p232", "p257"}
+    meta = _tsv(vb / "demo_metadata.tsv")
+    train = {r["speaker"] for r in meta if r["split"] == "train"}
+    test = {r["speaker"] for r in meta if r["split"] == "test"}
+    assert train and test and not train & test
+
+
+def test_voicebank_snr_achieved(vb):
+    for split, (clean_dir, noisy_dir) in voicebank.DIRS.items():
+        allowed = voicebank.TRAIN_SNRS if split == "train" else voicebank.TEST_SNRS
+        for line in (vb / voicebank.LOGS[split]).read_text().splitlines():
+            utt, _, snr = line.split()
+            assert float(snr) in allowed
+            clean, _ = sf.read(str(vb / clean_dir / f"{utt}.wav"))
+            noisy, _ = sf.read(str(vb / noisy_dir / f"{utt}.wav"))
+            measured = snr_db(clean, noisy - clean)
+            assert abs(measured - float(snr)) < 0.1, (utt, snr, measured)
+
+
+def test_voicebank_noise_disjoint(vb):
+    groups = {"train": set(), "test": set()}
+    for r in _tsv(vb / "demo_metadata.tsv"):
+        if r["noise_kind"] == "file":
+            path = Path(ast.literal_eval(r["details"])["file"])
+            groups[r["split"]].add((path.parts[0], sources.noise_group(path)))
+    assert groups["train"] and groups["test"]
+    assert not groups["train"] & groups["test"]
+
+
+def test_voicebank_idempotent_and_deterministic(vb, tmp_path):
+    before = {p: p.stat().st_mtime_ns for p in vb.rglob("*.wav")}
+    t0 = time.time()
+    voicebank.build_voicebank_demo(vb, n_train=12, n_test=4)
+    assert time.time() - t0 < 1.0
+    assert before == {p: p.stat().st_mtime_ns for p in vb.rglob("*.wav")}
+    with pytest.raises(FileExistsError, match="other settings"):
+        voicebank.build_voicebank_demo(vb, n_train=12, n_test=4, seed=1)
+    other = voicebank.build_voicebank_demo(tmp_path / "again", n_train=12, n_test=4)
+    assert _digest(other) == _digest(vb)
+    assert not list(tmp_path.glob(".again.building*"))
+
+
+# ---------------------------------------------------------------- WHAMR!
+
+
+def test_whamr_layout(wh):
+    names = None
+    for version in ("min", "max"):
+        for split, n in (("tr", 6), ("cv", 2), ("tt", 4)):
+            for kind in whamr.KINDS:
+                d = wh / "wav16k" / version / split / kind
+                found = sorted(p.name for p in d.glob("*.wav"))
+                assert len(found) == n, d
+                if split == "tt" and version == "min" and kind == "noise":
+                    names = found
+                for name in found[:2]:
+                    info = sf.info(str(d / name))
+                    assert (info.samplerate, info.channels) == (16000, 1)
+    assert all(re.fullmatch(r"s\d\dc\d{4}_-?\d+\.\d{4}\.wav", n) for n in names)
+
+
+def _signals(wh: Path, version: str, split: str, name: str) -> dict:
+    return {
+        k: sf.read(str(wh / "wav16k" / version / split / k / name))[0]
+        for k in whamr.KINDS
+    }
+
+
+def test_whamr_alignment_snr_min_max(wh):
+    lsb = 1 / 32768
+    for split in ("tr", "tt"):
+        for path in sorted((wh / "wav16k/min" / split / "s1_anechoic").glob("*.wav")):
+            lo = _signals(wh, "min", split, path.name)
+            hi = _signals(wh, "max", split, path.name)
+            for k in whamr.KINDS:
+                np.testing.assert_array_equal(hi[k][: len(lo[k])], lo[k])
+            assert len(hi["noise"]) > len(lo["noise"])
+            for mix, s1 in (
+                ("mix_single_anechoic", "s1_anechoic"),
+                ("mix_single_reverb", "s1_reverb"),
+            ):
+                assert np.abs(hi[mix] - hi[s1] - hi["noise"]).max() <= 2 * lsb
+            # Direct path of the anechoic target on that of the reverberant one.
+            lag = whamr.direct_path_lag(lo["s1_anechoic"], lo["s1_reverb"], 800)
+            assert abs(lag) <= 16, (path.name, lag)  # 1 ms at 16 kHz
+            snr = float(path.stem.split("_")[1])
+            assert whamr.SNR_RANGE[0] <= snr <= whamr.SNR_RANGE[1]
+            assert abs(snr_db(lo["s1_anechoic"], lo["noise"]) - snr) < 0.05
+            assert snr_db(lo["s1_reverb"], lo["s1_reverb"] - lo["s1_anechoic"]) < 15
+
+
+def test_whamr_rir_direct_path():
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        room = whamr.draw_room(rng)
+        mic, src = whamr.draw_positions(room, rng)
+        assert 0.69 < np.linalg.norm(src - mic) < 2.01
+        h_full, h_dir = whamr.room_impulse_responses(room, mic, src, seed=i)
+        peak = int(np.argmax(np.abs(h_dir)))
+        delay = np.linalg.norm(src - mic) / 343.0 * 16000 + 40
+        assert abs(peak - delay) <= 1.5
+        assert int(np.argmax(np.abs(h_full[: peak + 8]))) == peak
+        assert len(h_full) > 0.1 * room.rt60 * 16000
+        again, _ = whamr.room_impulse_responses(room, mic, src, seed=i)
+        np.testing.assert_array_equal(again, h_full)  # seeded ray tracing
+
+
+def test_whamr_splits_disjoint(wh):
+    meta = {s: _tsv(wh / "metadata" / f"mix_single_{s}.tsv") for s in whamr.SPLITS}
+    train_spk = {r["speaker"] for s in ("tr", "cv") for r in meta[s]}
+    test_spk = {r["speaker"] for r in meta["tt"]}
+    assert train_spk and test_spk and not train_spk & test_spk
+
+    def rooms(split):
+        return {
+            (r["length"], r["width"], r["height"], r["rt60_target"])
+            for r in meta[split]
+        }
+
+    assert not rooms("tt") & (rooms("tr") | rooms("cv"))
+
+    def noise_groups(split):
+        return {
+            sources.noise_group(Path(ast.literal_eval(r["noise_details"])["file"]))
+            for r in meta[split]
+            if r["noise_kind"] == "file"
+        }
+
+    assert not noise_groups("tt") & noise_groups("tr")
+    assert "CC0-1.0" in (wh / "SOURCES.md").read_text()
