@@ -14,15 +14,22 @@ _registered = False
 
 
 def register_espnet_classes() -> None:
-    """Registers ``bss_cffma`` (separator) and ``log1p_l1`` (criterion). Idempotent."""
+    """Registers the separator, criterion and optimisers. Idempotent.
+
+    ``separator: bss_cffma``, criterion ``log1p_l1``, ``optim: adam_ssl`` /
+    ``adamw_ssl``.
+    """
     global _registered
     if _registered:
         return
-    from espnet2.tasks import enh
+    from espnet2.tasks import abs_task, enh
 
     from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
     from espnet_cffma.nets.bss_cffma import BSSCFFMASeparator
+    from espnet_cffma.optim import SSLAwareAdam, SSLAwareAdamW
 
     enh.separator_choices.classes["bss_cffma"] = BSSCFFMASeparator
     enh.criterion_choices.classes["log1p_l1"] = Log1pMagnitudeL1Loss
+    abs_task.optim_classes["adam_ssl"] = SSLAwareAdam
+    abs_task.optim_classes["adamw_ssl"] = SSLAwareAdamW
     _registered = True

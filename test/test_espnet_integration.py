@@ -76,8 +76,8 @@ def test_train_one_epoch_then_enhance(tmp_path, tiny_separator_conf):
             }
         ],
         "init": "xavier_uniform",
-        "optim": "adam",
-        "optim_conf": {"lr": 1e-3},
+        "optim": "adam_ssl",
+        "optim_conf": {"lr": 1e-3, "ssl_lr": 1e-4},
         "max_epoch": 1,
         "batch_type": "folded",
         "batch_size": 2,

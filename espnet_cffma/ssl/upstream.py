@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from espnet_cffma.optim import flag_ssl_parameters
 from espnet_cffma.ssl.compat import import_s3prl_upstream
 
 FINETUNE_MODES = ("frozen", "pf", "ef")
@@ -82,6 +83,7 @@ class SSLFeatureExtractor(torch.nn.Module):
         self.finetune = finetune
         self.extra_conf = dict(extra_conf or {})
         self.upstream = load_s3prl_upstream(upstream, path_or_url, self.extra_conf)
+        flag_ssl_parameters(self.upstream)  # for optim: adam_ssl (ssl_lr)
 
         num_layers = self.upstream.num_layers
         if layers is None:
