@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Stage 1 of the VoiceBank-DEMAND recipe: Kaldi-style data dirs.
+#
+# From the 28-speaker VoiceBank-DEMAND corpus (48 kHz; stage 2 resamples):
+#   <datadir>/train  training speakers except the validation speakers
+#   <datadir>/valid  validation speakers p226 and p287 (as ESPnet's vctk_noisy recipe)
+#   <datadir>/test   the test set (p232, p257)
+# each with wav.scp (noisy), spk1.scp (clean), utt2spk, spk2utt.
+#
+# With --demo true it first builds a small demo corpus in the same layout
+# (espnet_cffma.demo.voicebank) and prepares that instead.
+set -euo pipefail
+
+datadir=data
+corpus_dir=            # default: VOICEBANK from db.sh
+valid_speakers="p226 p287"
+demo=false
+demo_dir=demo_corpus/voicebank
+demo_speech=           # folder of real speech recordings for the demo (optional)
+demo_n_train=          # demo size (default: the builder's)
+demo_n_test=
+demo_seed=0
+demo_cache=            # cache of the demo's downloaded sources (default: the builder's)
+
+help_message="Usage: local/data.sh [--datadir data] [--corpus_dir DIR] [--valid_speakers 'p226 p287']
+                     [--demo true --demo_dir DIR --demo_speech DIR --demo_n_train N --demo_n_test N]"
+
+. utils/parse_options.sh
+. scripts/utils/lib.sh
+. ./db.sh
+
+corpus_help="VoiceBank-DEMAND (Valentini-Botinhao et al.) is at https://doi.org/10.7488/ds/2117:
+download clean_trainset_28spk_wav.zip, noisy_trainset_28spk_wav.zip, clean_testset_wav.zip
+and noisy_testset_wav.zip, unzip them into one folder and set VOICEBANK=<that folder> in
+db.sh (or pass --local_data_opts '--corpus_dir <folder>'). To try the recipe without the
+corpus: ./run.sh --demo true"
+
+if "${demo}"; then
+  build_opts=(--out "${demo_dir}" --seed "${demo_seed}")
+  [ -n "${demo_n_train}" ] && build_opts+=(--n_train "${demo_n_train}")
+  [ -n "${demo_n_test}" ] && build_opts+=(--n_test "${demo_n_test}")
+  [ -n "${demo_speech}" ] && build_opts+=(--speech_dir "${demo_speech}")
+  [ -n "${demo_cache}" ] && build_opts+=(--cache_dir "${demo_cache}")
+  sig="demo ${build_opts[*]}"
+  if is_done "${demo_dir}" "${sig}"; then
+    log "Demo corpus already built: ${demo_dir}"
+  else
+    clear_done "${demo_dir}"
+    log "Building the demo corpus: python -m espnet_cffma.demo.voicebank ${build_opts[*]}"
+    ${CFFMA_PYTHON:-python} -m espnet_cffma.demo.voicebank "${build_opts[@]}"
+    mark_done "${demo_dir}" "${sig}"
+  fi
+  corpus_dir=${demo_dir}
+fi
+
+corpus_dir=${corpus_dir:-${VOICEBANK}}
+[ -n "${corpus_dir}" ] || die "VOICEBANK is not set.\n${corpus_help}"
+[ -d "${corpus_dir}" ] || die "VoiceBank-DEMAND folder not found: ${corpus_dir}\n${corpus_help}"
+
+missing=()
+for sub in clean_trainset_28spk_wav noisy_trainset_28spk_wav clean_testset_wav noisy_testset_wav; do
+  [ -d "${corpus_dir}/${sub}" ] || missing+=("${corpus_dir}/${sub}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  die "missing VoiceBank-DEMAND folder(s):\n  $(printf '%s\n  ' "${missing[@]}")\n${corpus_help}"
+fi
+corpus_dir=$(cd "${corpus_dir}" && pwd)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/voicebank_data.XXXXXX")
+trap 'rm -rf "${tmp}"' EXIT
+
+# wav_names DIR: sorted file names of the .wav files in DIR.
+wav_names() { find "$1" -maxdepth 1 -type f -name '*.wav' | sed 's|.*/||' | LC_ALL=C sort; }
+
+# list_pairs NOISY_DIR CLEAN_DIR OUT: "utt noisy_path clean_path speaker" lines; every
+# noisy file needs its clean counterpart of the same name and vice versa.
+list_pairs() {
+  local noisy=$1 clean=$2 out=$3
+  wav_names "${noisy}" >"${tmp}/noisy.names"
+  wav_names "${clean}" >"${tmp}/clean.names"
+  [ -s "${tmp}/noisy.names" ] || die "no .wav files in ${noisy}\n${corpus_help}"
+  local only_noisy only_clean
+  only_noisy=$(LC_ALL=C comm -23 "${tmp}/noisy.names" "${tmp}/clean.names" | wc -l)
+  only_clean=$(LC_ALL=C comm -13 "${tmp}/noisy.names" "${tmp}/clean.names" | wc -l)
+  if [ "${only_noisy}" -gt 0 ] || [ "${only_clean}" -gt 0 ]; then
+    die "${noisy} and ${clean} do not hold the same files: ${only_noisy} noisy file(s) without clean counterpart (e.g. $(LC_ALL=C comm -23 "${tmp}/noisy.names" "${tmp}/clean.names" | head -n 3 | tr '\n' ' ')), ${only_clean} clean file(s) without noisy counterpart (e.g. $(LC_ALL=C comm -13 "${tmp}/noisy.names" "${tmp}/clean.names" | head -n 3 | tr '\n' ' ')). Is the download complete?"
+  fi
+  awk -v nd="${noisy}" -v cd="${clean}" '{
+      utt = substr($0, 1, length($0) - 4); spk = utt; sub(/_.*/, "", spk)
+      print utt, nd "/" $0, cd "/" $0, spk
+    }' "${tmp}/noisy.names" >"${out}"
+}
+
+# write_set LIST NAME: data dir NAME from "utt noisy clean spk" lines, replaced atomically.
+write_set() {
+  local list=$1 name=$2
+  local dir=${datadir}/${name}
+  local new=${datadir}/.${name}.new.$$
+  [ -s "${list}" ] || die "no utterances for ${datadir}/${name}"
+  rm -rf "${new}"
+  mkdir -p "${new}"
+  awk '{ print $1, $2 }' "${list}" | write_sorted "${new}/wav.scp"
+  awk '{ print $1, $3 }' "${list}" | write_sorted "${new}/spk1.scp"
+  awk '{ print $1, $4 }' "${list}" | write_sorted "${new}/utt2spk"
+  awk '{ u[$2] = u[$2] " " $1 } END { for (s in u) print s u[s] }' "${new}/utt2spk" |
+    write_sorted "${new}/spk2utt"
+  check_unique_keys "${new}/wav.scp"
+  rm -rf "${dir}"
+  mv "${new}" "${dir}"
+  log "${dir}: $(wc -l <"${dir}/wav.scp") utterances, $(wc -l <"${dir}/spk2utt") speakers"
+}
+
+mkdir -p "${datadir}"
+list_pairs "${corpus_dir}/noisy_trainset_28spk_wav" "${corpus_dir}/clean_trainset_28spk_wav" "${tmp}/trainset"
+list_pairs "${corpus_dir}/noisy_testset_wav" "${corpus_dir}/clean_testset_wav" "${tmp}/testset"
+
+awk -v v="${valid_speakers}" 'BEGIN { n = split(v, a, " "); for (i = 1; i <= n; i++) keep[a[i]] = 1 }
+  ($4 in keep)' "${tmp}/trainset" >"${tmp}/valid"
+awk -v v="${valid_speakers}" 'BEGIN { n = split(v, a, " "); for (i = 1; i <= n; i++) keep[a[i]] = 1 }
+  !($4 in keep)' "${tmp}/trainset" >"${tmp}/train"
+[ -s "${tmp}/valid" ] ||
+  die "no utterance of the validation speakers (${valid_speakers}) in ${corpus_dir}/noisy_trainset_28spk_wav: choose others with --valid_speakers"
+[ -s "${tmp}/train" ] ||
+  die "no training utterance left in ${corpus_dir}/noisy_trainset_28spk_wav after taking out the validation speakers (${valid_speakers})"
+
+write_set "${tmp}/train" train
+write_set "${tmp}/valid" valid
+write_set "${tmp}/testset" test
+log "Data dirs ready: ${datadir}/{train,valid,test}"
