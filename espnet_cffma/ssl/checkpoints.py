@@ -32,16 +32,23 @@ def _conv_layers(channels: int) -> str:
     )
 
 
-def _common_config(num_layers: int, dim: int, heads: int, extractor_mode: str) -> dict:
+def _common_config(
+    num_layers: int,
+    dim: int,
+    heads: int,
+    extractor_mode: str,
+    conv_dim: int,
+    ffn_dim: int,
+) -> dict:
     return {
         "extractor_mode": extractor_mode,
         "encoder_layers": num_layers,
         "encoder_embed_dim": dim,
-        "encoder_ffn_embed_dim": 2 * dim,
+        "encoder_ffn_embed_dim": ffn_dim,
         "encoder_attention_heads": heads,
-        "conv_feature_layers": _conv_layers(dim),
-        "conv_pos": 16,
-        "conv_pos_groups": 4,
+        "conv_feature_layers": _conv_layers(conv_dim),
+        "conv_pos": 16 if dim <= 128 else 128,
+        "conv_pos_groups": 4 if dim <= 128 else 16,
         "layer_norm_first": extractor_mode == "layer_norm",
         "encoder_layerdrop": 0.0,
     }
@@ -110,6 +117,8 @@ def build_random_checkpoint(
     heads: int = 2,
     extractor_mode: str = "layer_norm",
     seed: int = 0,
+    conv_dim: int | None = None,
+    ffn_dim: int | None = None,
 ) -> Path:
     """Writes a random-weight checkpoint that ``S3PRLUpstream`` can load.
 
@@ -123,6 +132,9 @@ def build_random_checkpoint(
         extractor_mode: ``layer_norm`` (per-frame norms, as Large models) or
             ``default`` (a GroupNorm over time, as Base models).
         seed: torch seed for the random weights.
+        conv_dim: CNN channels (default ``dim``; real models use 512).
+        ffn_dim: transformer feed-forward size (default ``2 * dim``; real
+            models use ``4 * dim``).
 
     Returns:
         The checkpoint path. Load it with upstream name ``f"{kind}_local"``.
@@ -135,7 +147,9 @@ def build_random_checkpoint(
         )
     patch_torchaudio_for_s3prl()
     torch.manual_seed(seed)
-    config = _common_config(num_layers, dim, heads, extractor_mode)
+    config = _common_config(
+        num_layers, dim, heads, extractor_mode, conv_dim or dim, ffn_dim or 2 * dim
+    )
     checkpoint = _BUILDERS[kind](config, normalize=extractor_mode == "layer_norm")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
