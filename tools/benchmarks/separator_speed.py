@@ -87,9 +87,8 @@ def main() -> None:
         f"CPU forward, batch 1, {args.seconds:g} s input, {args.threads} threads, "
         f"best of {args.repeats}"
     )
-    print(
-        f"{'model':40s} {'params (M)':>10s} {'s per s audio':>14s} {'vs tfgridnetv2':>15s}"
-    )
+    header = f"{'model':40s} {'params (M)':>10s} {'s per s audio':>14s}"
+    print(f"{header} {'time / tfgridnetv2':>19s}")
     for name, params, seconds in rows:
         per_second = seconds / args.seconds
         print(
