@@ -3,7 +3,12 @@
 Voice prompts run from half a second (a digit) to over a minute; corpus
 utterances are a few seconds. Short prompts are joined, long ones cut at the
 quietest moment near the wanted length. Prompts keep some of their own leading
-and trailing silence, so joins sound like natural pauses (no digital zeros).
+and trailing silence, so joins sound like natural pauses.
+
+The prompts contain stretches of digital zeros, which no microphone records:
+they make LPC-based measures (LLR, hence CSIG/COVL) blow up on silent frames.
+Every utterance therefore gets a white noise floor at ``floor_dbfs`` (-70 dBFS
+by default, below VoiceBank's own recording noise).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class UtteranceMaker:
         min_seconds: Shortest utterance from :meth:`make`.
         max_seconds: Longest utterance from :meth:`make`.
         margin: Seconds of each prompt's own silence kept at both ends.
+        floor_dbfs: Level of the white noise floor added to each utterance.
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class UtteranceMaker:
         min_seconds: float = 1.5,
         max_seconds: float = 4.0,
         margin: float = 0.12,
+        floor_dbfs: float = -70.0,
     ):
         if not files:
             raise ValueError("UtteranceMaker needs at least one file")
@@ -53,6 +60,10 @@ class UtteranceMaker:
         self.min_seconds = min_seconds
         self.max_seconds = max_seconds
         self.margin = margin
+        self.floor_dbfs = floor_dbfs
+        # Own generator: drawing the floor from ``rng`` would shift every later
+        # random choice (rooms, SNRs) of the corpus builders.
+        self._floor_rng = np.random.default_rng(len(self.files))
         self._order: list[int] = []
         self._passes = 0
 
@@ -98,7 +109,7 @@ class UtteranceMaker:
             lo = max(self.min_seconds, target - 0.5)
             cut = quietest_point(x, self.sr, lo, target)
             x = fade_edges(x[:cut], self.sr)
-        return x, used
+        return self._with_noise_floor(x), used
 
     def make_exact(self, length: int) -> tuple[np.ndarray, list[Path]]:
         """An utterance of exactly ``length`` samples (cut, not padded).
@@ -110,4 +121,8 @@ class UtteranceMaker:
             ``(speech [length], source files used)``.
         """
         x, used = self._join(length)
-        return x[:length], used
+        return self._with_noise_floor(x[:length]), used
+
+    def _with_noise_floor(self, x: np.ndarray) -> np.ndarray:
+        floor = 10 ** (self.floor_dbfs / 20) * self._floor_rng.standard_normal(len(x))
+        return (x + floor).astype(x.dtype)
