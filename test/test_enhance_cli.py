@@ -264,7 +264,7 @@ def test_model_errors_name_the_file(local_exp, cffma_exp, tmp_path, caplog):
         "empty.pth": "empty",
         "object.pth": "--allow_pickle",
         "other.pth": "does not match",
-        "nope.pth": "available: object.pth, other.pth",
+        "nope.pth": "available: empty.pth, object.pth, other.pth",
     }
     for checkpoint, message in cases.items():
         caplog.clear()

@@ -70,8 +70,9 @@ def get_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--chunk_seconds",
         type=float,
-        default=30.0,
-        help="longer files are processed in chunks of this length",
+        default=20.0,
+        help="longer files are streamed in chunks of this length (memory and, "
+        "with self-attention, time grow with it)",
     )
     run.add_argument(
         "--overlap_seconds",

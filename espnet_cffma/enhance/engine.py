@@ -59,7 +59,7 @@ class EnhanceOptions:
         block_seconds: read size when streaming.
     """
 
-    chunk_seconds: float = 30.0
+    chunk_seconds: float = 20.0
     overlap_seconds: float | None = None
     mixdown: bool = False
     subtype: str | None = None

@@ -126,10 +126,10 @@ def _add_list(scp: Path, output_dir: Path, result: JobList) -> None:
                 if (base / value).exists():
                     source = base / value
                     break
-        output = output_dir / f"{key}{source.suffix or '.wav'}"
         if Path(key).is_absolute() or ".." in Path(key).parts:
             result.errors.append(EnhanceError(where, f"'{key}': unsafe key"))
             continue
+        output = output_dir / f"{key}{source.suffix or '.wav'}"
         result.jobs.append(Job(source, output, key=key, list_output=list_output))
 
 
