@@ -53,7 +53,9 @@ if "${demo}"; then
   for ((i = 0; i < ${#args[@]}; i++)); do
     [ "${args[i]}" = --expdir ] && expdir=${args[i + 1]}
   done
-  data_opts="--demo true --demo_dir ${demo_dir}"
+  # The demo's default speech has two training voices, which get the ids p226 and
+  # p287: validate on p287 only, so that p226 is left for training.
+  data_opts="--demo true --demo_dir ${demo_dir} --valid_speakers p287"
   [ -n "${demo_speech}" ] && data_opts+=" --demo_speech ${demo_speech}"
   [ -n "${demo_n_train}" ] && data_opts+=" --demo_n_train ${demo_n_train}"
   [ -n "${demo_n_test}" ] && data_opts+=" --demo_n_test ${demo_n_test}"

@@ -95,16 +95,35 @@ def override_args(upstream: str, path_or_url: str | None) -> list[str]:
     return args
 
 
+# Files S3PRL itself downloads for the presets the recipes use (S3PRL's format,
+# loadable by the *_local upstreams).
+_CONVERTED = "https://huggingface.co/s3prl/converted_ckpts/resolve/main/"
+KNOWN_CHECKPOINTS = {
+    "wavlm_base": _CONVERTED + "wavlm_base.pt",
+    "wavlm_base_plus": _CONVERTED + "wavlm_base_plus.pt",
+    "wavlm_large": _CONVERTED + "wavlm_large.pt",
+    "wav2vec2_large_ll60k": _CONVERTED + "wav2vec_vox_new.pt",
+    "wav2vec2_large_960": _CONVERTED + "libri960_big.pt",
+    "wav2vec2_base_960": _CONVERTED + "wav2vec_small.pt",
+    "hubert_base": _CONVERTED + "hubert_base_ls960.pt",
+    "hubert_large_ll60k": _CONVERTED + "hubert_large_ll60k.pt",
+}
+
+
 def _hint(upstream: str) -> str:
     try:
         family = family_of(upstream)
     except SSLCheckError:
         family = "wavlm"
+    source = KNOWN_CHECKPOINTS.get(upstream)
+    where = (
+        f"download {source}"
+        if source
+        else f"download the checkpoint S3PRL uses for '{upstream}'"
+    )
     return (
-        f"Download the checkpoint on a machine with internet access (for example "
-        f'with s3prl: python -c "import s3prl.hub as h; h.{upstream}()", which '
-        f"leaves it in ~/.cache/s3prl), copy it here, then rerun with "
-        f"--ssl_ckpt /path/to/checkpoint.pt (the recipe then uses upstream "
+        f"On a machine with internet access, {where} and copy it here, then rerun "
+        f"with --ssl_ckpt /path/to/checkpoint.pt (the recipe then uses upstream "
         f"'{family}_local'), or set separator_conf {UPSTREAM_KEY}: {family}_local "
         f"and {PATH_KEY}: /path/to/checkpoint.pt in the config."
     )

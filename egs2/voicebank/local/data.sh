@@ -41,15 +41,9 @@ if "${demo}"; then
   [ -n "${demo_n_test}" ] && build_opts+=(--n_test "${demo_n_test}")
   [ -n "${demo_speech}" ] && build_opts+=(--speech_dir "${demo_speech}")
   [ -n "${demo_cache}" ] && build_opts+=(--cache_dir "${demo_cache}")
-  sig="demo ${build_opts[*]}"
-  if is_done "${demo_dir}" "${sig}"; then
-    log "Demo corpus already built: ${demo_dir}"
-  else
-    clear_done "${demo_dir}"
-    log "Building the demo corpus: python -m espnet_cffma.demo.voicebank ${build_opts[*]}"
-    ${CFFMA_PYTHON:-python} -m espnet_cffma.demo.voicebank "${build_opts[@]}"
-    mark_done "${demo_dir}" "${sig}"
-  fi
+  # The builder returns at once when the corpus is already complete.
+  log "Demo corpus: python -m espnet_cffma.demo.voicebank ${build_opts[*]}"
+  ${CFFMA_PYTHON:-python} -m espnet_cffma.demo.voicebank "${build_opts[@]}"
   corpus_dir=${demo_dir}
 fi
 
