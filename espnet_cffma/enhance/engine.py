@@ -273,8 +273,12 @@ class Enhancer:
             job, info, result, _ = item
             try:
                 loaded.append((item, self._load(job, info, result)))
-            except EnhanceError as e:
-                result.error = e.message
+            except Exception as e:
+                result.error = (
+                    e.message
+                    if isinstance(e, EnhanceError)
+                    else f"cannot prepare the audio ({type(e).__name__}: {_brief(e)})"
+                )
                 bar.update(round(info.duration, 2))
         if not loaded:
             return
