@@ -23,7 +23,8 @@ set -euo pipefail
 # General
 stage=1               # first stage to run
 stop_stage=10000      # last stage to run
-skip_train=false      # skip stages 1-5 (use an existing model)
+skip_data_prep=false  # skip stages 1-2 (data dirs and formatted audio exist)
+skip_train=false      # skip stages 3-5 (use an existing model)
 skip_eval=false       # skip stages 6-7
 ngpu=1                # GPUs for training (0: CPU); N>1: one node, N processes (DDP)
 num_nodes=1           # only 1 is supported by utils/run_jobs.sh
@@ -74,7 +75,8 @@ Usage: $0 --train_set <name> --valid_set <name> --test_sets "<names>" --enh_conf
 Stages: 1 data prep, 2 format audio, 3 SSL upstream check, 4 collect stats,
         5 train, 6 enhance, 7 score (RESULTS.md, spectrograms).
 Options (defaults in brackets; see the top of $0 for all):
-  --stage N --stop_stage N [1 / 10000]    --skip_train/--skip_eval true|false
+  --stage N --stop_stage N [1 / 10000]
+  --skip_data_prep (1-2) / --skip_train (3-5) / --skip_eval (6-7) true|false [false]
   --ngpu N [1]  --nj N [4]  --inference_nj N [4]  --gpu_inference true|false [false]
   --datadir [data] --dumpdir [dump] --expdir [exp] --logdir [\${expdir}/logs]
   --fs [16k] --min_wav_duration [0.1] --max_wav_duration [20] --skip_bad_audio [false]
@@ -146,7 +148,8 @@ fi
 run_stage() {
   local n=$1 name=$2 start=${SECONDS}
   if [ "${n}" -lt "${stage}" ] || [ "${n}" -gt "${stop_stage}" ]; then return 0; fi
-  if "${skip_train}" && [ "${n}" -le 5 ]; then return 0; fi
+  if "${skip_data_prep}" && [ "${n}" -le 2 ]; then return 0; fi
+  if "${skip_train}" && [ "${n}" -ge 3 ] && [ "${n}" -le 5 ]; then return 0; fi
   if "${skip_eval}" && [ "${n}" -ge 6 ]; then return 0; fi
   local slog="${logdir}/stage${n}.log"
   {

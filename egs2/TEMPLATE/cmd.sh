@@ -8,6 +8,8 @@
 #   slurm  submit Slurm job arrays through submitit; set the partition with
 #          CFFMA_SLURM_PARTITION and other sbatch options with
 #          --slurm_opt key=value (e.g. --slurm_opt account=myproj)
+#          (CFFMA_SUBMITIT_CLUSTER=local runs the same submitit path on this
+#          machine, to try it without a cluster)
 cmd_backend=${CFFMA_CMD_BACKEND:-local}
 
 case "${cmd_backend}" in
@@ -17,7 +19,7 @@ case "${cmd_backend}" in
     export decode_cmd="utils/run_jobs.sh --backend local"
     ;;
   slurm)
-    _part=${CFFMA_SLURM_PARTITION:+--partition ${CFFMA_SLURM_PARTITION}}
+    _part="--cluster ${CFFMA_SUBMITIT_CLUSTER:-slurm}${CFFMA_SLURM_PARTITION:+ --partition ${CFFMA_SLURM_PARTITION}}"
     export train_cmd="utils/run_jobs.sh --backend slurm ${_part} --mem 8G --time 4:00:00"
     export cuda_cmd="utils/run_jobs.sh --backend slurm ${_part} --mem 64G --num_threads 8 --time 3-00:00:00"
     export decode_cmd="utils/run_jobs.sh --backend slurm ${_part} --mem 16G --time 8:00:00"
