@@ -1,0 +1,1 @@
+../TEMPLATE/cffma.sh
