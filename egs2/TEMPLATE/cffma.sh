@@ -422,7 +422,7 @@ stage7() {
     note="The SSL upstream had RANDOM weights (a tiny checkpoint built by stage 3 for the demo): these numbers only show that the pipeline runs, not what BSS-CFFMA achieves. For real results, download a pretrained WavLM/wav2vec2 checkpoint and pass --ssl_ckpt PATH (see the recipe README). ${note}"
   fi
   ${python} -m espnet_cffma.recipe.results write \
-    --exp_dir "${enh_exp}" --config "${enh_exp}/config.yaml" \
+    --exp_dir "${enh_exp}" --config "${enh_config}" --resolved_config "${enh_exp}/config.yaml" \
     --model "${enh_exp}/${inference_model}" --note "${note}" \
     "${sets_args[@]}" --output "${enh_exp}/RESULTS.md"
   for dset in ${test_sets}; do

@@ -150,6 +150,7 @@ def write_results(
     sets: list[tuple[str, str, str]],
     output: str | Path,
     note: str = "",
+    resolved_config: str | Path | None = None,
 ) -> dict:
     """Writes ``RESULTS.md`` and ``results.json`` (same folder).
 
@@ -160,6 +161,8 @@ def write_results(
         sets: (set name, noisy score dir, enhanced score dir) per scored set.
         output: Path of ``RESULTS.md``.
         note: Text shown as a note under the environment.
+        resolved_config: The complete config ESPnet saved for the run
+            (``<exp>/config.yaml``), named beside ``config``.
 
     Returns:
         ``{set: {"noisy": means, "enhanced": means, "num_utts": n}}``.
@@ -176,7 +179,8 @@ def write_results(
         lines.append(f"{indent}- {label}: `{value}`")
     target = f" -> `{os.readlink(model)}`" if model.is_symlink() else ""
     lines += [
-        f"- config: `{config}`",
+        f"- config: `{config}`"
+        + (f" (as run: `{resolved_config}`)" if resolved_config else ""),
         f"- model: `{model}`{target}",
         "- metrics: PESQ-WB (P.862.2), STOI/ESTOI (%), SI-SNR and SDR (dB) from "
         "`espnet2.bin.enh_scoring`; CSIG/CBAK/COVL (Loizou's composite.m "
@@ -231,7 +235,8 @@ def get_parser() -> argparse.ArgumentParser:
     m.add_argument("--output_dir", required=True)
     w = sub.add_parser("write", help="write RESULTS.md")
     w.add_argument("--exp_dir", required=True)
-    w.add_argument("--config", required=True)
+    w.add_argument("--config", required=True, help="training config given")
+    w.add_argument("--resolved_config", default=None, help="<exp>/config.yaml")
     w.add_argument("--model", required=True)
     w.add_argument("--note", default="")
     w.add_argument(
@@ -260,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 [tuple(s) for s in args.set],
                 args.output,
                 args.note,
+                args.resolved_config,
             )
             print(f"results: wrote {args.output}")
     except ResultsError as exc:
