@@ -18,7 +18,7 @@ setup(
     install_requires=[
         "torch>=2.1",
         "torchaudio",
-        "numpy",
+        "numpy<2.4",  # numpy 2.4 breaks ESPnet 202511's chunk iterator
         "scipy",
         "soundfile",
         "soxr",
