@@ -178,3 +178,22 @@ def test_rerunning_stages_is_safe(demo_run):
     assert parse_results(after) == parse_results(before)
     enhanced = keys(root / "exp/enh_train_demo/enhanced_valid.loss.best/test/spk1.scp")
     assert len(enhanced) == len(set(enhanced)) == 4
+
+
+def test_pack_stage_makes_an_archive_cffma_enhance_loads(demo_run, tmp_path):
+    root, _ = demo_run
+    output = run_recipe(root, "--stage", "8", "--stop_stage", "8")
+    archive = root / "exp" / "enh_train_demo" / "packed" / "enh_train_demo.zip"
+    assert archive.is_file() and f"Packed model: {archive}" in output
+    noisy = sorted((root / "dump" / "raw" / "test").rglob("*.wav"))[0]
+    result = subprocess.run(
+        [sys.executable, "-m", "espnet_cffma.bin.enhance", "--model", str(archive),
+         "--unpack_dir", str(tmp_path / "unpacked"), str(noisy), "-o",
+         str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    enhanced = list((tmp_path / "out").rglob("*.wav"))
+    assert len(enhanced) == 1
+    assert sf.info(enhanced[0]).frames == sf.info(noisy).frames

@@ -68,12 +68,16 @@ score_sets=           # sets to score (default: valid and test sets)
 num_images=3          # spectrogram pictures per test set
 results_note=         # extra note for RESULTS.md
 
+# Packing (stage 8)
+pack_bundle_ssl=true  # store the SSL checkpoint in the archive (else refer to it)
+
 help_message=$(
   cat <<EOF
 Usage: $0 --train_set <name> --valid_set <name> --test_sets "<names>" --enh_config <yaml> [options]
 
 Stages: 1 data prep, 2 format audio, 3 SSL upstream check, 4 collect stats,
-        5 train, 6 enhance, 7 score (RESULTS.md, spectrograms).
+        5 train, 6 enhance, 7 score (RESULTS.md, spectrograms),
+        8 pack the model into one archive (cffma-enhance --model / ESPnet unpack).
 Options (defaults in brackets; see the top of $0 for all):
   --stage N --stop_stage N [1 / 10000]
   --skip_data_prep (1-2) / --skip_train (3-5) / --skip_eval (6-7) true|false [false]
@@ -85,6 +89,7 @@ Options (defaults in brackets; see the top of $0 for all):
   --ssl_ckpt PATH      local WavLM/wav2vec2/HuBERT checkpoint (no download needed)
   --inference_model [valid.loss.best.pth] --inference_config --inference_args
   --local_data_opts "..."   options for local/data.sh
+  --pack_bundle_ssl true|false [true]   stage 8: SSL checkpoint inside the archive
 EOF
 )
 
@@ -435,6 +440,18 @@ stage7() {
   cat "${enh_exp}/RESULTS.md"
 }
 
+# ----- stage 8: pack the model -----
+stage8() {
+  local archive=${enh_exp}/packed/$(basename "${enh_exp}").zip
+  local bundle=()
+  "${pack_bundle_ssl}" && bundle=(--bundle_ssl)
+  [ -f "${enh_exp}/${inference_model}" ] || die "no ${enh_exp}/${inference_model}: run stage 5 first"
+  mkdir -p "$(dirname "${archive}")"
+  ${python} -m espnet_cffma.bin.pack --exp_dir "${enh_exp}" \
+    --checkpoint "${inference_model}" --output "${archive}" "${bundle[@]}"
+  log "Packed model: ${archive} (enhance your audio: cffma-enhance --model ${archive} IN... -o OUT)"
+}
+
 log "$cmdline"
 run_stage 1 "data preparation"
 run_stage 2 "format audio (${fs})"
@@ -443,4 +460,5 @@ run_stage 4 "collect stats"
 run_stage 5 "training"
 run_stage 6 "enhancement"
 run_stage 7 "scoring"
+run_stage 8 "pack"
 log "Successfully finished. [elapsed=${SECONDS}s]"
