@@ -152,7 +152,7 @@ done
 if [ "${missing}" -eq 0 ]; then
   . ./path.sh
   ${CFFMA_PYTHON} -m espnet_cffma.recipe.results_summary \
-    --title "WHAMR! (${min_or_max}, 16 kHz): $(echo ${tasks} | tr ' ' ',')" \
+    --title "WHAMR! (${min_or_max}, 16 kHz): $(echo ${tasks} | sed 's/ /, /g')" \
     --note "${demo_note}" "${entries[@]}" --output "${results}"
   cat "${results}"
 else
