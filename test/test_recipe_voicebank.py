@@ -16,21 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from recipe_checks import METRIC_RANGES
 
 from espnet_cffma.recipe.data_dir import validate
 from espnet_cffma.recipe.format_audio import read_scp
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs2" / "voicebank"
-METRICS = {
-    "PESQ-WB": (1.0, 4.65),
-    "CSIG": (1.0, 5.0),
-    "CBAK": (1.0, 5.0),
-    "COVL": (1.0, 5.0),
-    "STOI (%)": (0.0, 100.0),
-    "ESTOI (%)": (-100.0, 100.0),
-    "SI-SNR (dB)": (-60.0, 80.0),
-    "SDR (dB)": (-60.0, 80.0),
-}
 
 
 def run_recipe(root, *args):
@@ -139,9 +130,9 @@ def test_results_md(demo_run):
         assert num == 4
         assert set(table) == {"noisy", "enhanced"}
         for system, values in table.items():
-            assert set(values) == set(METRICS), (name, system)
+            assert set(values) == set(METRIC_RANGES), (name, system)
             for metric, value in values.items():
-                lo, hi = METRICS[metric]
+                lo, hi = METRIC_RANGES[metric]
                 assert math.isfinite(value) and lo <= value <= hi, (
                     name,
                     system,
