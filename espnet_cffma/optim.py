@@ -2,7 +2,7 @@
 
 The paper's recipe (from BSSE-SE) trains with Adam at 1e-4 and fine-tunes the
 SSL upstream at 1e-5. ESPnet builds optimisers from ``model.parameters()``
-alone, so :class:`~espnet_cffma.ssl.upstream.SSLFeatureExtractor` flags its
+alone, so :class:`~espnet_cffma.ssl.front.SSLFeatureExtractor` flags its
 upstream's parameters and these classes split them into a second parameter
 group. Registered in ESPnet as ``optim: adam_ssl`` / ``adamw_ssl``::
 

@@ -25,8 +25,8 @@ def register_espnet_classes() -> None:
     from espnet2.tasks import abs_task, enh
 
     from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
-    from espnet_cffma.nets.bss_cffma import BSSCFFMASeparator
     from espnet_cffma.optim import SSLAwareAdam, SSLAwareAdamW
+    from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
 
     enh.separator_choices.classes["bss_cffma"] = BSSCFFMASeparator
     enh.criterion_choices.classes["log1p_l1"] = Log1pMagnitudeL1Loss

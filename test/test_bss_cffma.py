@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
-from espnet_cffma.nets.bss_cffma import BSSCFFMASeparator
 from espnet_cffma.ssl.checkpoints import KINDS
+from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
 
 
 def build(ckpt, kind, seed=0, **conf):

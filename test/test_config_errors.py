@@ -4,7 +4,7 @@ import pytest
 import torch
 from espnet2.torch_utils.initialize import initialize
 
-from espnet_cffma.nets.bss_cffma import BSSCFFMASeparator
+from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
 
 
 def build(ssl_checkpoints, tiny_separator_conf, **overrides):

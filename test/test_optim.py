@@ -2,8 +2,8 @@
 
 import torch
 
-from espnet_cffma.nets.bss_cffma import BSSCFFMASeparator
 from espnet_cffma.optim import SSLAwareAdam, SSLAwareAdamW
+from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
 
 
 def test_ssl_upstream_gets_its_own_learning_rate(ssl_checkpoints, tiny_separator_conf):

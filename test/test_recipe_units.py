@@ -438,7 +438,7 @@ def test_ssl_check_errors_say_what_to_do(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "SSL checkpoint not found" in err and "--ssl_ckpt /path/to" in err
     # A hub preset that cannot be fetched (no internet): clear advice, no traceback.
-    import espnet_cffma.ssl.upstream as upstream
+    import espnet_cffma.ssl.loading as upstream
 
     def offline(name, path, conf):
         raise RuntimeError("Could not load S3PRL upstream 'wavlm_large': URLError")

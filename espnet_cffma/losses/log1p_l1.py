@@ -3,7 +3,7 @@
 import torch
 from espnet2.enh.loss.criterions.time_domain import TimeDomainLoss
 
-from espnet_cffma.nets.stft import STFT
+from espnet_cffma.layers.stft import STFT
 
 
 class Log1pMagnitudeL1Loss(TimeDomainLoss):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-# Option names of the bss_cffma separator (espnet_cffma/nets/bss_cffma.py).
+# Option names of the bss_cffma separator (espnet_cffma/systems/bss_cffma/separator.py).
 UPSTREAM_KEY = "ssl_upstream"
 PATH_KEY = "ssl_path_or_url"
 # Model families with an S3PRL local-checkpoint loader, by name prefix.
@@ -149,7 +149,7 @@ def check_upstream(upstream: str, path_or_url: str | None) -> str:
                 f"SSL checkpoint not found: {path_or_url} (upstream '{upstream}'). "
                 + _hint(upstream)
             )
-    from espnet_cffma.ssl.upstream import load_s3prl_upstream
+    from espnet_cffma.ssl.loading import load_s3prl_upstream
 
     try:
         model = load_s3prl_upstream(upstream, path_or_url, {})

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from espnet2.enh.separator.tfgridnetv2_separator import TFGridNetV2
 
-from espnet_cffma.nets.bss_cffma import BSSCFFMASeparator
 from espnet_cffma.ssl.checkpoints import build_random_checkpoint
+from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
 
 SSL_SIZES = {
     "large": dict(num_layers=24, dim=1024, heads=16, conv_dim=512, ffn_dim=4096),

@@ -4,60 +4,8 @@ from collections.abc import Sequence
 
 import torch
 
-from espnet_cffma.nets.padding import zero_padding
-
-
-class MaskedGlobalLayerNorm(torch.nn.Module):
-    """Global layer norm: statistics over time and channels of valid frames only.
-
-    Args:
-        channels: feature size ``C``.
-        eps: variance floor.
-    """
-
-    def __init__(self, channels: int, eps: float = 1e-8):
-        super().__init__()
-        self.gamma = torch.nn.Parameter(torch.ones(channels))
-        self.beta = torch.nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Normalises ``x`` ``[B, T, C]`` with valid-frame ``mask`` ``[B, T]``."""
-        weight = mask.unsqueeze(-1).to(x.dtype)
-        count = (weight.sum(dim=(1, 2)) * x.size(-1)).clamp(min=1)
-        mean = (x * weight).sum(dim=(1, 2)) / count
-        centred = (x - mean[:, None, None]) * weight
-        var = centred.pow(2).sum(dim=(1, 2)) / count
-        normed = (x - mean[:, None, None]) / torch.sqrt(var[:, None, None] + self.eps)
-        return normed * self.gamma + self.beta
-
-
-class TimeConv(torch.nn.Module):
-    """``Conv1d`` over time on ``[B, T, C]`` with "same" zero padding.
-
-    Padded frames are zeroed first so that an utterance's border frames see the
-    same zeros as in its solo run.
-    """
-
-    def __init__(self, in_dim: int, out_dim: int, kernel_size: int, dilation: int = 1):
-        super().__init__()
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(
-                f"Convolution kernel sizes must be odd and positive, got {kernel_size}"
-            )
-        if dilation < 1:
-            raise ValueError(f"Convolution dilations must be >= 1, got {dilation}")
-        self.conv = torch.nn.Conv1d(
-            in_dim,
-            out_dim,
-            kernel_size,
-            dilation=dilation,
-            padding=dilation * (kernel_size - 1) // 2,
-        )
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``[B, T, C_in]`` -> ``[B, T, C_out]``."""
-        return self.conv(zero_padding(x, mask).transpose(1, 2)).transpose(1, 2)
+from espnet_cffma.layers.conv import TimeConv
+from espnet_cffma.layers.norms import MaskedGlobalLayerNorm
 
 
 class MSCFF(torch.nn.Module):

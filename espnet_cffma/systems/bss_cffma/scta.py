@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 import torch
 
-from espnet_cffma.nets.mscff import TimeConv
-from espnet_cffma.nets.padding import masked_max, masked_mean
+from espnet_cffma.layers.conv import TimeConv
+from espnet_cffma.layers.padding import masked_max, masked_mean
 
 
 class SelectiveChannelAttention(torch.nn.Module):

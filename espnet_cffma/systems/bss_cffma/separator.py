@@ -42,11 +42,11 @@ from collections.abc import Sequence
 import torch
 from espnet2.enh.separator.abs_separator import AbsSeparator
 
-from espnet_cffma.nets.mscff import MSCFF
-from espnet_cffma.nets.padding import valid_frames
-from espnet_cffma.nets.rhma import RHMA
-from espnet_cffma.nets.stft import STFT
-from espnet_cffma.ssl.upstream import SSLFeatureExtractor
+from espnet_cffma.layers.padding import valid_frames
+from espnet_cffma.layers.stft import STFT
+from espnet_cffma.ssl.front import SSLFeatureExtractor
+from espnet_cffma.systems.bss_cffma.mscff import MSCFF
+from espnet_cffma.systems.bss_cffma.rhma import RHMA
 
 
 class BSSCFFMASeparator(AbsSeparator):
@@ -68,7 +68,7 @@ class BSSCFFMASeparator(AbsSeparator):
         ssl_layers: hidden-state indices for the weighted sum (``None``: all).
         ssl_finetune: ``frozen``, ``pf`` (freeze the CNN) or ``ef`` (all).
         ssl_batch_mode: ``exact`` (default) or ``padded``; see
-            :class:`~espnet_cffma.ssl.upstream.SSLFeatureExtractor`.
+            :class:`~espnet_cffma.ssl.front.SSLFeatureExtractor`.
         ssl_extra_conf: extra keyword arguments for the S3PRL upstream.
         fusion_dim: MSCFF output size (paper: 960).
         fusion_hidden_dim: MSCFF gate branch size (paper: 480).

@@ -17,7 +17,7 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
-from espnet_cffma.nets.scta import SCTA
+from espnet_cffma.systems.bss_cffma.scta import SCTA
 
 
 class RHMABlock(torch.nn.Module):

@@ -1,1 +1,0 @@
-"""Network parts of BSS-CFFMA: STFT, MSCFF fusion, RHMA blocks, the separator."""
