@@ -45,10 +45,10 @@ class MSCFF(torch.nn.Module):
         self.shared = torch.nn.Linear(spec_dim + ssl_dim, fusion_dim)
         self.bottleneck = torch.nn.Linear(fusion_dim, hidden_dim)  # a k=1 Conv1d
         self.activation = torch.nn.PReLU()
-        self.norm = MaskedGlobalLayerNorm(hidden_dim)
+        self.norm = MaskedGlobalLayerNorm(channels=hidden_dim)
         gate_dims = (spec_dim, ssl_dim, fusion_dim)
         self.gates = torch.nn.ModuleList(
-            TimeConv(hidden_dim, dim, k, d)
+            TimeConv(in_dim=hidden_dim, out_dim=dim, kernel_size=k, dilation=d)
             for dim, k, d in zip(gate_dims, gate_kernel_sizes, gate_dilations)
         )
 

@@ -42,10 +42,26 @@ class RHMABlock(torch.nn.Module):
         scta_time_kernel_sizes: Sequence[int],
     ):
         super().__init__()
-        self.attention = RelPositionMultiHeadedAttention(num_heads, dim, dropout)
-        self.ffn1 = PositionwiseFeedForward(dim, ffn_dim, dropout, torch.nn.SiLU())
-        self.scta = SCTA(dim, scta_reduction, scta_time_kernel_sizes)
-        self.ffn2 = PositionwiseFeedForward(dim, ffn_dim, dropout, torch.nn.SiLU())
+        self.attention = RelPositionMultiHeadedAttention(
+            n_head=num_heads, n_feat=dim, dropout_rate=dropout
+        )
+        self.ffn1 = PositionwiseFeedForward(
+            idim=dim,
+            hidden_units=ffn_dim,
+            dropout_rate=dropout,
+            activation=torch.nn.SiLU(),
+        )
+        self.scta = SCTA(
+            channels=dim,
+            reduction=scta_reduction,
+            time_kernel_sizes=scta_time_kernel_sizes,
+        )
+        self.ffn2 = PositionwiseFeedForward(
+            idim=dim,
+            hidden_units=ffn_dim,
+            dropout_rate=dropout,
+            activation=torch.nn.SiLU(),
+        )
         self.norms = torch.nn.ModuleList(torch.nn.LayerNorm(dim) for _ in range(5))
         self.dropout = torch.nn.Dropout(dropout)
 
@@ -103,10 +119,15 @@ class RHMA(torch.nn.Module):
         if num_blocks < 1:
             raise ValueError(f"num_blocks must be >= 1, got {num_blocks}")
         self.input_layer = torch.nn.Linear(input_dim, dim)
-        self.positional = RelPositionalEncoding(dim, dropout)
+        self.positional = RelPositionalEncoding(d_model=dim, dropout_rate=dropout)
         self.blocks = torch.nn.ModuleList(
             RHMABlock(
-                dim, num_heads, ffn_dim, dropout, scta_reduction, scta_time_kernel_sizes
+                dim=dim,
+                num_heads=num_heads,
+                ffn_dim=ffn_dim,
+                dropout=dropout,
+                scta_reduction=scta_reduction,
+                scta_time_kernel_sizes=scta_time_kernel_sizes,
             )
             for _ in range(num_blocks)
         )

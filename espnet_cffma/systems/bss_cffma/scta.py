@@ -58,8 +58,8 @@ class SelectiveTimeAttention(torch.nn.Module):
 
     def __init__(self, joint_kernel_size: int = 5, single_kernel_size: int = 3):
         super().__init__()
-        self.joint = TimeConv(2, 1, joint_kernel_size)
-        self.single = TimeConv(1, 1, single_kernel_size)
+        self.joint = TimeConv(in_dim=2, out_dim=1, kernel_size=joint_kernel_size)
+        self.single = TimeConv(in_dim=1, out_dim=1, kernel_size=single_kernel_size)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``[B, T, C]`` -> ``[B, T, C]``."""
@@ -94,8 +94,11 @@ class SCTA(torch.nn.Module):
                 "SCTA needs two time kernel sizes (joint, shared), got "
                 f"{list(time_kernel_sizes)}"
             )
-        self.channel = SelectiveChannelAttention(channels, reduction)
-        self.time = SelectiveTimeAttention(*time_kernel_sizes)
+        self.channel = SelectiveChannelAttention(channels=channels, reduction=reduction)
+        joint_kernel_size, single_kernel_size = time_kernel_sizes
+        self.time = SelectiveTimeAttention(
+            joint_kernel_size=joint_kernel_size, single_kernel_size=single_kernel_size
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``[B, T, C]`` -> ``[B, T, C]``."""
