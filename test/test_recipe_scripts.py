@@ -1,10 +1,11 @@
 """The recipe scripts' own checks: local/data.sh, cffma.sh and run.sh options."""
 
+import re
 import subprocess
 
 import numpy as np
 import soundfile as sf
-from recipe_checks import REPO, recipe_env
+from recipe_checks import REPO, TEMPLATE, bash, recipe_env
 
 from espnet_cffma.recipe import data_dir
 
@@ -95,3 +96,78 @@ def test_cffma_sh_checks_its_options(tmp_path):
     assert res.returncode == 1 and "unknown option '--stgae'" in res.stderr
     res = run_in_recipe("./cffma.sh", "--help")
     assert res.returncode == 0 and "Stages: 1 data prep" in res.stderr
+
+
+def test_cffma_sh_stage_8_is_opt_in_and_skip_eval_leaves_it(tmp_path):
+    required = ["--train_set", "a", "--valid_set", "b", "--test_sets", "c",
+                "--enh_config", "conf/train.yaml", "--expdir", tmp_path]  # fmt: skip
+    res = run_in_recipe("./cffma.sh", *required, "--stage", "6", "--stop_stage", "8",
+                        "--skip_eval", "true")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "Stage 6: enhancement skipped (--skip_eval true)" in res.stderr
+    assert "Stage 7: scoring skipped (--skip_eval true)" in res.stderr
+    assert "Stage 8: pack skipped (--skip_pack true)" in res.stderr
+    # --skip_eval does not reach stage 8: asked for, it runs (and finds no model).
+    res = run_in_recipe("./cffma.sh", *required, "--stage", "6", "--stop_stage", "8",
+                        "--skip_eval", "true", "--skip_pack", "false")  # fmt: skip
+    assert res.returncode == 1 and "Stage 8: pack (log:" in res.stderr
+    # (stage output goes to stdout, through tee)
+    assert "valid.loss.best.pth: run stage 5 first" in res.stdout
+    help_text = run_in_recipe("./cffma.sh", "--help").stderr
+    for option, default, stages in (
+        ("skip_data_prep", "false", "stages 1-2"),
+        ("skip_train", "false", "stages 3-5"),
+        ("skip_eval", "false", "stages 6-7"),
+        ("skip_pack", "true", "stage 8"),
+    ):
+        assert re.search(
+            rf"--{option} true\|false \[{default}\] +skip {stages} ", help_text
+        ), option
+
+
+RUN_OPTIONS = f"""
+expdir=exp; enh_config=; flag=false; run_options="expdir enh_config flag"
+. {TEMPLATE}/scripts/utils/run_options.sh "$@"
+echo "demo=$demo flag=$flag expdir=$expdir config=$enh_config"
+echo "data:$local_demo_opts"
+echo "demo_args:${{cffma_demo_args[*]}}"
+printf 'arg:%s\n' "${{cffma_args[@]}}"
+"""
+
+
+def test_run_options_are_read_in_one_place():
+    res = bash(RUN_OPTIONS, "--stage", "3", "--enh_args", "--demo true",
+               "--flag=true", "--demo", "true", "--demo_dir", "d x",
+               "--expdir", "e", "--demo-size", "minimal")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "demo=true flag=true expdir=e config=conf/tuning/train_demo.yaml"
+    assert lines[1] == "data:--demo true --demo_dir d x --demo_size minimal"
+    assert lines[2] == (
+        "demo_args:--ssl_ckpt e/ssl/demo_wavlm_random.pt --ssl_random_init true "
+        "--ngpu 0 --nj 2 --inference_nj 2"
+    )
+    # Other options reach cffma.sh in order; a value is never read as an option.
+    assert lines[3:] == ["arg:--stage", "arg:3", "arg:--enh_args", "arg:--demo true"]
+    plain = bash(RUN_OPTIONS, "--enh_config", "my.yaml").stdout.splitlines()
+    assert plain[:3] == ["demo=false flag=false expdir=exp config=my.yaml", "data:",
+                         "demo_args:"]  # fmt: skip
+
+
+def test_run_options_reject_bad_values():
+    for args, message in (
+        (["--demo", "yes"], "--demo takes true or false, got 'yes'"),
+        (["--flag", "1"], "option '--flag' takes true or false, got '1'"),
+        (["--demo_dir", "x"], "the options --demo_dir x need --demo true"),
+        (["--expdir"], "option '--expdir' needs a value"),
+    ):
+        res = bash(RUN_OPTIONS, *args)
+        assert res.returncode == 1 and message in res.stderr, (args, res.stderr)
+
+
+def test_run_sh_help_lists_its_options_and_cffma_sh_s():
+    res = run_in_recipe("./run.sh", "--help")
+    assert res.returncode == 0
+    assert "BSS-CFFMA on VoiceBank-DEMAND" in res.stdout
+    assert "--enh_config --expdir --local_data_opts" in res.stdout
+    assert "--skip_pack true|false [true]" in res.stderr  # cffma.sh --help

@@ -175,8 +175,14 @@ def test_rerunning_stages_is_safe(demo_run):
 
 def test_pack_stage_makes_an_archive_cffma_enhance_loads(demo_run, tmp_path):
     root, _ = demo_run
+    # Stage 8 is opt-in: in range but skipped by default, run with --skip_pack false.
     output = run_recipe(root, "--stage", "8", "--stop_stage", "8")
+    assert "Stage 8: pack skipped (--skip_pack true)" in output
     archive = root / "exp" / "enh_train_demo" / "packed" / "enh_train_demo.zip"
+    assert not archive.exists()
+    output = run_recipe(
+        root, "--stage", "8", "--stop_stage", "8", "--skip_pack", "false"
+    )
     assert archive.is_file() and f"Packed model: {archive}" in output
     noisy = sorted((root / "dump" / "raw" / "test").rglob("*.wav"))[0]
     result = subprocess.run(

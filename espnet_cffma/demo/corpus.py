@@ -124,6 +124,7 @@ def building(out_dir: str | os.PathLike, params: dict) -> Iterator[Path]:
             (tmp / MARKER).write_text(json.dumps(params, indent=1, sort_keys=True))
             if out.exists():
                 out.rmdir()  # empty (checked by corpus_is_complete)
+            # A whole tree moves into place (fileio.atomic_path is for files).
             os.replace(tmp, out)
         finally:
             if tmp.exists():

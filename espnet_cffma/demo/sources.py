@@ -359,6 +359,7 @@ def fetch_package(
             (tree / ".complete.json").write_text(json.dumps(info, indent=1))
             if dest.exists():
                 shutil.rmtree(dest)
+            # A whole tree moves into place (fileio.atomic_path is for files).
             os.replace(tree, dest)
     return dest
 
