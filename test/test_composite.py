@@ -427,7 +427,10 @@ def test_8khz_uses_order_10_and_narrowband_pesq():
 
 @pytest.fixture(scope="module")
 def real_pairs():
-    from espnet_cffma.demo.sources import fetch_noises, load_audio, real_speech_clips
+    from speech_clips import real_speech_clips
+
+    from espnet_cffma.demo.audio import load_audio
+    from espnet_cffma.demo.sources import fetch_noises
 
     clips = real_speech_clips(3, 3.0, seed=11)
     noise_files = fetch_noises(sources=["minetest"])["minetest"]

@@ -1,8 +1,8 @@
 """Demo corpora: Debian sources, VoiceBank-DEMAND and WHAMR! layouts.
 
-These tests fetch real Debian packages (about 230 MB, once) into the cache
-named by CFFMA_DEMO_CACHE (default ~/.cache/espnet_cffma/debian), shared by
-every test session.
+Most of these tests fetch real Debian packages (about 230 MB, once) into the
+cache named by CFFMA_DEMO_CACHE (default ~/.cache/espnet_cffma/debian), shared
+by every test session, and build corpora from them: they are marked ``slow``.
 """
 
 import ast
@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from speech_clips import real_speech_clips
 
 from espnet_cffma.demo import sources, voicebank, whamr
+from espnet_cffma.demo.audio import load_audio
 from espnet_cffma.demo.signals import (
     colored_noise,
     resample,
@@ -67,6 +69,7 @@ def wh(tmp_path_factory, speech, noises):
 # ---------------------------------------------------------------- sources
 
 
+@pytest.mark.slow
 def test_fetch_speech_cached_and_decodes(speech):
     assert set(speech) == set(sources.VOICES)
     for voice, files in speech.items():
@@ -79,7 +82,7 @@ def test_fetch_speech_cached_and_decodes(speech):
     again = sources.fetch_speech()
     assert time.time() - t0 < 2.0  # cached: no apt-get
     assert again == speech
-    x = sources.load_audio(speech["en"][0])
+    x = load_audio(speech["en"][0])
     assert x.dtype == np.float32 and x.ndim == 1
     assert 0.01 < np.sqrt(np.mean(x**2)) < 0.5  # decoded speech, not noise/zeros
     # en and es are both Allison Smith: one speaker.
@@ -91,17 +94,19 @@ def test_fetch_speech_cached_and_decodes(speech):
     ]
 
 
+@pytest.mark.slow
 def test_real_speech_clips():
-    clips = sources.real_speech_clips(3, 1.5)
+    clips = real_speech_clips(3, 1.5)
     assert len(clips) == 3
     for c in clips:
         assert c.shape == (24000,) and c.dtype == np.float32
         assert np.all(np.isfinite(c)) and np.abs(c).max() <= 1.0
         assert np.sqrt(np.mean(c**2)) > 0.01
     assert not np.allclose(clips[0], clips[1])
-    np.testing.assert_array_equal(clips[0], sources.real_speech_clips(1, 1.5)[0])
+    np.testing.assert_array_equal(clips[0], real_speech_clips(1, 1.5)[0])
 
 
+@pytest.mark.slow
 def test_fetch_noises_and_disjoint_split(noises):
     assert set(noises) == set(sources.NOISE_SOURCES)
     for files in noises.values():
@@ -133,6 +138,31 @@ def test_noise_group_and_signals():
     assert abs(snr_db(clean, noise) - 7.5) < 1e-4
 
 
+def test_split_noise_disjoint_refuses_an_empty_split():
+    noises = {"outdoor": [Path("rain1.ogg"), Path("rain2.ogg"), Path("wind.ogg")]}
+    split = sources.split_noise_disjoint(noises, {"train": 0.5, "test": 0.5})
+    groups = {n: {sources.noise_group(p) for p in split[n]["outdoor"]} for n in split}
+    assert groups["train"] and groups["test"] and not groups["train"] & groups["test"]
+    assert groups["train"] | groups["test"] == {"rain", "wind"}
+    assert sources.noise_split_notes(split)[0].startswith("train noise recordings: ")
+    with pytest.raises(sources.DemoSourceError, match="too few noise recordings"):
+        sources.split_noise_disjoint(
+            {"fan": [Path("fan.ogg")]}, {"tr": 0.6, "cv": 0.15, "tt": 0.25}
+        )
+
+
+def test_load_audio_mixes_down_resamples_and_names_bad_files(tmp_path):
+    stereo = np.stack([np.full(22050, 0.2), np.full(22050, 0.4)], axis=1)
+    sf.write(str(tmp_path / "a.wav"), stereo, 22050)
+    x = load_audio(tmp_path / "a.wav")
+    assert x.dtype == np.float32 and abs(len(x) - 16000) <= 2
+    assert abs(float(np.median(x)) - 0.3) < 1e-3
+    (tmp_path / "bad.wav").write_text("not audio")
+    with pytest.raises(sources.DemoSourceError, match="bad.wav"):
+        load_audio(tmp_path / "bad.wav")
+
+
+@pytest.mark.slow
 def test_missing_package_gives_clear_error(tmp_path):
     with pytest.raises(sources.DemoSourceError) as err:
         sources.fetch_package("cffma-no-such-package", cache_dir=tmp_path)
@@ -145,13 +175,14 @@ def test_missing_package_gives_clear_error(tmp_path):
 
 
 def _write_speech(root: Path, names: list[str], sr: int = 22050) -> None:
-    clips = sources.real_speech_clips(len(names), 2.0, voice="fr")
+    clips = real_speech_clips(len(names), 2.0, voice="fr")
     for name, clip in zip(names, clips):
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(str(path), resample(clip, 16000, sr), sr)
 
 
+@pytest.mark.slow
 def test_speech_from_dir(tmp_path):
     nested = tmp_path / "nested"
     _write_speech(nested, [f"{s}/u{i}.wav" for s in "abcd" for i in range(2)])
@@ -162,7 +193,7 @@ def test_speech_from_dir(tmp_path):
     pseudo = sources.speech_from_dir(flat)
     assert list(pseudo) == ["spk1", "spk2", "spk3", "spk4"]
     assert sum(len(v) for v in pseudo.values()) == 9
-    x = sources.load_audio(pseudo["spk1"][0])  # resampled from 22.05 kHz
+    x = load_audio(pseudo["spk1"][0])  # resampled from 22.05 kHz
     assert abs(len(x) - 32000) <= 2
 
     (tmp_path / "empty").mkdir()
@@ -173,7 +204,7 @@ def test_speech_from_dir(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
     with pytest.raises(sources.DemoSourceError, match="bad.wav"):
-        sources.load_audio(bad)
+        load_audio(bad)
 
     out = voicebank.build_voicebank_demo(
         tmp_path / "vb_own", n_train=4, n_test=2, speech_dir=nested
@@ -188,6 +219,7 @@ def test_speech_from_dir(tmp_path):
 # ---------------------------------------------------------------- VoiceBank
 
 
+@pytest.mark.slow
 def test_voicebank_layout_names_rates(vb):
     for d in VB_DIRS:
         assert (vb / d).is_dir(), d
@@ -214,6 +246,7 @@ def test_voicebank_layout_names_rates(vb):
     assert "CC-BY-SA-3.0" in (vb / "SOURCES.md").read_text()
 
 
+@pytest.mark.slow
 def test_voicebank_speakers_disjoint(vb):
     train_ids = {p.name[:4] for p in (vb / "clean_trainset_28spk_wav").glob("*.wav")}
     test_ids = {p.name[:4] for p in (vb / "clean_testset_wav").glob("*.wav")}
@@ -225,6 +258,7 @@ def test_voicebank_speakers_disjoint(vb):
     assert train and test and not train & test
 
 
+@pytest.mark.slow
 def test_voicebank_snr_achieved(vb):
     for split, (clean_dir, noisy_dir) in voicebank.DIRS.items():
         allowed = voicebank.TRAIN_SNRS if split == "train" else voicebank.TEST_SNRS
@@ -237,6 +271,7 @@ def test_voicebank_snr_achieved(vb):
             assert abs(measured - float(snr)) < 0.1, (utt, snr, measured)
 
 
+@pytest.mark.slow
 def test_voicebank_noise_disjoint(vb):
     groups = {"train": set(), "test": set()}
     for r in _tsv(vb / "demo_metadata.tsv"):
@@ -247,6 +282,7 @@ def test_voicebank_noise_disjoint(vb):
     assert not groups["train"] & groups["test"]
 
 
+@pytest.mark.slow
 def test_voicebank_idempotent_and_deterministic(vb, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in vb.rglob("*.wav")}
     t0 = time.time()
@@ -263,6 +299,7 @@ def test_voicebank_idempotent_and_deterministic(vb, tmp_path):
 # ---------------------------------------------------------------- WHAMR!
 
 
+@pytest.mark.slow
 def test_whamr_layout(wh):
     names = None
     for version in ("min", "max"):
@@ -286,6 +323,7 @@ def _signals(wh: Path, version: str, split: str, name: str) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_whamr_alignment_snr_min_max(wh):
     lsb = 1 / 32768
     for split in ("tr", "tt"):
@@ -325,6 +363,7 @@ def test_whamr_rir_direct_path():
         np.testing.assert_array_equal(again, h_full)  # seeded ray tracing
 
 
+@pytest.mark.slow
 def test_whamr_splits_disjoint(wh):
     meta = {s: _tsv(wh / "metadata" / f"mix_single_{s}.tsv") for s in whamr.SPLITS}
     train_spk = {r["speaker"] for s in ("tr", "cv") for r in meta[s]}

@@ -7,7 +7,6 @@ temporary folder, then reruns stages to check they are safe to repeat.
 """
 
 import math
-import os
 import re
 import subprocess
 import sys
@@ -16,18 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from recipe_checks import METRIC_RANGES
+from recipe_checks import METRIC_RANGES, recipe_env
 
+from espnet_cffma.fileio import read_scp
 from espnet_cffma.recipe.data_dir import validate
-from espnet_cffma.recipe.format_audio import read_scp
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs2" / "voicebank"
+# Every test here runs the recipe's stages (Debian downloads, training).
+pytestmark = pytest.mark.slow
 
 
 def run_recipe(root, *args):
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["CFFMA_SKIP_INSTALL"] = "1"  # the test session's environment is the one
     cmd = [
         "./run.sh",
         "--demo", "true",
@@ -41,7 +39,11 @@ def run_recipe(root, *args):
         *args,
     ]  # fmt: skip
     res = subprocess.run(
-        list(map(str, cmd)), cwd=RECIPE, env=env, capture_output=True, text=True
+        list(map(str, cmd)),
+        cwd=RECIPE,
+        env=recipe_env(),
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return res.stdout + res.stderr  # stage output goes to stdout (through tee)
@@ -173,8 +175,14 @@ def test_rerunning_stages_is_safe(demo_run):
 
 def test_pack_stage_makes_an_archive_cffma_enhance_loads(demo_run, tmp_path):
     root, _ = demo_run
+    # Stage 8 is opt-in: in range but skipped by default, run with --skip_pack false.
     output = run_recipe(root, "--stage", "8", "--stop_stage", "8")
+    assert "Stage 8: pack skipped (--skip_pack true)" in output
     archive = root / "exp" / "enh_train_demo" / "packed" / "enh_train_demo.zip"
+    assert not archive.exists()
+    output = run_recipe(
+        root, "--stage", "8", "--stop_stage", "8", "--skip_pack", "false"
+    )
     assert archive.is_file() and f"Packed model: {archive}" in output
     noisy = sorted((root / "dump" / "raw" / "test").rglob("*.wav"))[0]
     result = subprocess.run(

@@ -4,26 +4,24 @@ table, and ./run.sh --demo true for one task through stages 1-7.
 The corpus is the minimal WHAMR!-style demo (12/4/4 mixtures built from the
 Debian speech/noise cache, see test_demo_corpus.py); the end-to-end run trains
 the tiny demo model for one epoch with every output under pytest's temporary
-folder.
+folder. Tests that need the corpus are marked ``slow``.
 """
 
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from recipe_checks import METRIC_RANGES
+from recipe_checks import METRIC_RANGES, recipe_env
 
 from espnet_cffma.demo.whamr import build_whamr_demo, direct_path_lag
+from espnet_cffma.fileio import read_scp
 from espnet_cffma.recipe.data_dir import validate
-from espnet_cffma.recipe.format_audio import read_scp
 from espnet_cffma.recipe.results import ResultsError
 from espnet_cffma.recipe.results_summary import Entry, write_summary
 
@@ -40,14 +38,6 @@ TASKS = {
 }
 ONE_MS = 16  # samples at 16 kHz
 LSB = 1 / 32768  # one step of 16-bit audio
-
-
-def recipe_env(**extra):
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["CFFMA_SKIP_INSTALL"] = "1"  # the test session's environment is the one
-    env.update(extra)
-    return env
 
 
 def run(cmd, env=None):
@@ -89,6 +79,7 @@ def prepared(corpus, tmp_path_factory):
 # ---------------------------------------------------------------- data prep
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_data_dirs_pair_the_right_folders(corpus, prepared, task):
     input_kind, extra = TASKS[task]
@@ -109,6 +100,7 @@ def test_data_dirs_pair_the_right_folders(corpus, prepared, task):
         assert all(spk == utt[:3] for utt, spk in utt2spk.items())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_inputs_are_target_plus_what_the_task_removes(corpus, prepared, task):
     """denoise: input = s1_anechoic + noise; dereverb: input = s1_reverb;
@@ -129,6 +121,7 @@ def test_inputs_are_target_plus_what_the_task_removes(corpus, prepared, task):
             assert len(x) == len(read(target[utt]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_target_aligned_with_input_direct_path(prepared, task):
     for split in SPLITS:
@@ -162,6 +155,7 @@ def _partial_tree(corpus, dest, skip=(), drop_file=None):
     return dest
 
 
+@pytest.mark.slow
 def test_missing_folders_are_all_named(corpus, tmp_path):
     tree = _partial_tree(
         corpus, tmp_path / "whamr", skip=("tt/mix_single_reverb", "cv/noise")
@@ -183,6 +177,7 @@ def test_missing_folders_are_all_named(corpus, tmp_path):
     assert res.returncode == 0, res.stderr
 
 
+@pytest.mark.slow
 def test_unpaired_files_and_bad_settings_are_reported(corpus, tmp_path):
     tree = _partial_tree(corpus, tmp_path / "whamr", drop_file="tr/s1_anechoic")
     res = data_sh(tree, tmp_path / "data", "dereverb")
@@ -311,6 +306,7 @@ def demo_run(corpus, tmp_path_factory):
     return root, res.stdout + res.stderr
 
 
+@pytest.mark.slow
 def test_demo_run_data_and_enhanced_files(corpus, demo_run):
     root, output = demo_run
     assert "WHAMR! demo already complete" in output  # the fixture's corpus reused
@@ -338,6 +334,7 @@ def test_demo_run_data_and_enhanced_files(corpus, demo_run):
         assert np.all(np.isfinite(y)) and np.abs(y).max() > 1e-4
 
 
+@pytest.mark.slow
 def test_demo_run_results(demo_run):
     root, _ = demo_run
     text = (root / "exp" / "RESULTS.md").read_text()

@@ -2,7 +2,8 @@
 # Shared stage script of the espnet_cffma speech enhancement recipes.
 #
 # Modelled on ESPnet's egs2/TEMPLATE/enh1/enh.sh, with its own stage numbers
-# (1-7 is the whole job, scoring included):
+# (1-7 is the whole job, scoring included; 8 is opt-in, as ESPnet's packing and
+# upload stages):
 #   1 data prep      local/data.sh --datadir DATADIR ${local_data_opts}
 #   2 format audio   resample once (soxr) to --fs into DUMPDIR/raw/<set>, checks, durations
 #   3 SSL upstream   check that the config's S3PRL upstream loads (or can be fetched)
@@ -12,6 +13,8 @@
 #   7 score          PESQ-WB, STOI, ESTOI, SI-SNR, SDR (espnet2.bin.enh_scoring) and
 #                    CSIG/CBAK/COVL (espnet_cffma.metrics) for the noisy input and the
 #                    enhanced output; RESULTS.md; spectrogram pictures
+#   8 pack           one archive of the model (SSL checkpoint bundled) for
+#                    cffma-enhance --model; runs only with --skip_pack false
 #
 # Run from a recipe directory (egs2/<corpus>) that has path.sh, cmd.sh, db.sh,
 # local/data.sh (accepting --datadir DIR) and the symlinks utils, scripts,
@@ -23,9 +26,10 @@ set -euo pipefail
 # General
 stage=1               # first stage to run
 stop_stage=10000      # last stage to run
-skip_data_prep=false  # skip stages 1-2 (data dirs and formatted audio exist)
-skip_train=false      # skip stages 3-5 (use an existing model)
-skip_eval=false       # skip stages 6-7
+skip_data_prep=false  # skip stages 1-2: data prep and format audio (they exist)
+skip_train=false      # skip stages 3-5: SSL check, stats, training (use an existing model)
+skip_eval=false       # skip stages 6-7: enhancement and scoring
+skip_pack=true        # skip stage 8: packing (false: pack the model into one archive)
 ngpu=1                # GPUs for training (0: CPU); N>1: one node, N processes (DDP)
 num_nodes=1           # only 1 is supported by utils/run_jobs.sh
 nj=4                  # parallel jobs for formatting, stats and scoring
@@ -77,10 +81,14 @@ Usage: $0 --train_set <name> --valid_set <name> --test_sets "<names>" --enh_conf
 
 Stages: 1 data prep, 2 format audio, 3 SSL upstream check, 4 collect stats,
         5 train, 6 enhance, 7 score (RESULTS.md, spectrograms),
-        8 pack the model into one archive (cffma-enhance --model / ESPnet unpack).
+        8 pack the model into one archive (cffma-enhance --model / ESPnet unpack);
+        8 is opt-in: it runs only with --skip_pack false.
 Options (defaults in brackets; see the top of $0 for all):
-  --stage N --stop_stage N [1 / 10000]
-  --skip_data_prep (1-2) / --skip_train (3-5) / --skip_eval (6-7) true|false [false]
+  --stage N --stop_stage N [1 / 10000]   run the stages from N to M, less the skipped ones
+  --skip_data_prep true|false [false]    skip stages 1-2 (data prep, format audio)
+  --skip_train true|false [false]        skip stages 3-5 (SSL check, stats, training)
+  --skip_eval true|false [false]         skip stages 6-7 (enhancement, scoring)
+  --skip_pack true|false [true]          skip stage 8 (pack; false packs the model)
   --ngpu N [1]  --nj N [4]  --inference_nj N [4]  --gpu_inference true|false [false]
   --datadir [data] --dumpdir [dump] --expdir [exp] --logdir [\${expdir}/logs]
   --fs [16k] --min_wav_duration [0.1] --max_wav_duration [20] --skip_bad_audio [false]
@@ -148,14 +156,26 @@ if [ -n "${ssl_ckpt}" ]; then
     --ssl_ckpt "${ssl_ckpt}" --print_args) || die "cannot apply --ssl_ckpt ${ssl_ckpt}"
 fi
 
+# skipped_by N: the --skip_* option that leaves out stage N, if one does.
+skipped_by() {
+  local n=$1
+  if "${skip_data_prep}" && [ "${n}" -le 2 ]; then echo skip_data_prep; fi
+  if "${skip_train}" && [ "${n}" -ge 3 ] && [ "${n}" -le 5 ]; then echo skip_train; fi
+  if "${skip_eval}" && [ "${n}" -ge 6 ] && [ "${n}" -le 7 ]; then echo skip_eval; fi
+  if "${skip_pack}" && [ "${n}" -eq 8 ]; then echo skip_pack; fi
+  return 0
+}
+
 # run_stage N NAME: runs function stageN, logging its output to ${logdir}/stageN.log
 # too, and reports its wall time.
 run_stage() {
-  local n=$1 name=$2 start=${SECONDS}
+  local n=$1 name=$2 start=${SECONDS} skip
   if [ "${n}" -lt "${stage}" ] || [ "${n}" -gt "${stop_stage}" ]; then return 0; fi
-  if "${skip_data_prep}" && [ "${n}" -le 2 ]; then return 0; fi
-  if "${skip_train}" && [ "${n}" -ge 3 ] && [ "${n}" -le 5 ]; then return 0; fi
-  if "${skip_eval}" && [ "${n}" -ge 6 ]; then return 0; fi
+  skip=$(skipped_by "${n}")
+  if [ -n "${skip}" ]; then
+    log "Stage ${n}: ${name} skipped (--${skip} true)"
+    return 0
+  fi
   local slog="${logdir}/stage${n}.log"
   {
     echo "# ${cmdline}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from espnet_cffma.demo.audio import load_audio
 from espnet_cffma.demo.signals import (
     babble,
     colored_noise,
@@ -85,8 +86,6 @@ class NoiseMaker:
         return str(path)
 
     def _load(self, path: Path) -> np.ndarray:
-        from espnet_cffma.demo.sources import load_audio
-
         if path not in self._cache:
             x = load_audio(path, self.sr)
             self._cache[path] = x - x.mean()  # game/music samples may carry DC
@@ -130,8 +129,6 @@ class NoiseMaker:
         raise ValueError(f"no audible noise segment of {length} samples found")
 
     def _babble(self, length: int, talkers: list[str]) -> NoiseSegment:
-        from espnet_cffma.demo.sources import load_audio
-
         n = int(self.rng.integers(self.n_talkers[0], self.n_talkers[1] + 1))
         clips, used = [], []
         for _ in range(20 * n):

@@ -36,14 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from espnet_cffma.demo.signals import fade_edges, resample, trim_silence
+from espnet_cffma.demo.audio import AUDIO_SUFFIXES, DemoSourceError
 
 logger = logging.getLogger(__name__)
 
-SPEECH_SR = 16000
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 _COPYRIGHT = "usr/share/doc/*/copyright"
 _ALTERNATIVE_HINT = (
     "To build the demo from your own data instead, pass a folder of clean speech "
@@ -51,10 +48,6 @@ _ALTERNATIVE_HINT = (
     "`python -m espnet_cffma.demo.voicebank` / `.whamr` take `--speech_dir DIR` "
     "(and `--noise_dir DIR` for a folder of noise recordings)."
 )
-
-
-class DemoSourceError(RuntimeError):
-    """A demo source (Debian package or user folder) cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -366,6 +359,7 @@ def fetch_package(
             (tree / ".complete.json").write_text(json.dumps(info, indent=1))
             if dest.exists():
                 shutil.rmtree(dest)
+            # A whole tree moves into place (fileio.atomic_path is for files).
             os.replace(tree, dest)
     return dest
 
@@ -403,7 +397,8 @@ def fetch_speech(
 
     Returns:
         Voice key -> sorted ``.g722`` files (speech only: tones and silence
-        prompts are left out). :func:`load_audio` decodes them.
+        prompts are left out). :func:`espnet_cffma.demo.audio.load_audio`
+        decodes them.
 
     Raises:
         DemoSourceError: When a package cannot be fetched.
@@ -653,91 +648,97 @@ def split_noise_files(
     return out
 
 
-def _decode_g722(path: Path) -> np.ndarray:
-    from G722 import G722  # PyPI package "g722"; bit-exact to ffmpeg's decoder
-
-    codec = G722(SPEECH_SR, 64000)
-    pcm = np.asarray(codec.decode(path.read_bytes()), dtype=np.int16)
-    return pcm.astype(np.float32) / 32768.0
-
-
-def load_audio(path: str | os.PathLike, sr: int = SPEECH_SR) -> np.ndarray:
-    """Reads an audio file as mono float32 at ``sr``.
-
-    ``.g722`` files (raw G.722, 64 kbit/s, 16 kHz) are decoded with the g722
-    package; anything else goes through soundfile (wav, flac, ogg, ...).
-    Multi-channel audio is averaged; other rates are resampled with soxr.
-
-    Args:
-        path: Audio file.
-        sr: Wanted sample rate.
-
-    Returns:
-        ``[T]`` float32.
+def split_noise_disjoint(
+    noises: dict[str, list[Path]], fractions: dict[str, float]
+) -> dict[str, dict[str, list[Path]]]:
+    """:func:`split_noise_files`, refusing a split left without noise.
 
     Raises:
-        DemoSourceError: When the file cannot be read.
+        DemoSourceError: When some split gets no recording group at all.
     """
-    path = Path(path)
-    try:
-        if path.suffix == ".g722":
-            x, file_sr = _decode_g722(path), SPEECH_SR
-        else:
-            x, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-            x = x.mean(axis=1)
-    except (OSError, RuntimeError, sf.LibsndfileError) as err:
-        raise DemoSourceError(f"cannot read audio file {path}: {err}") from err
-    if x.size == 0:
-        raise DemoSourceError(f"audio file {path} is empty")
-    return resample(x, file_sr, sr)
+    split = split_noise_files(noises, fractions)
+    if not all(split.values()):
+        raise DemoSourceError(
+            f"too few noise recordings to keep the {'/'.join(fractions)} noise "
+            f"disjoint (sources: {sorted(noises)}); provide more noise files"
+        )
+    return split
 
 
-def load_speech_clips(
-    files: list[Path], sr: int = SPEECH_SR, min_seconds: float = 0.3
-) -> list[np.ndarray]:
-    """Loads speech files with leading/trailing silence trimmed.
+def noise_split_notes(split: dict[str, dict[str, list[Path]]]) -> list[str]:
+    """One SOURCES.md line per split: the noise recording groups it uses."""
+    return [
+        f"{name} noise recordings: "
+        + ", ".join(
+            f"{source}: {sorted({noise_group(p) for p in files})}"
+            for source, files in by_source.items()
+        )
+        for name, by_source in split.items()
+    ]
 
-    Args:
-        files: Audio files.
-        sr: Sample rate of the returned clips.
-        min_seconds: Clips shorter than this after trimming are dropped.
 
-    Returns:
-        ``[T_i]`` float32 clips, in file order.
+@dataclass(frozen=True)
+class DemoSources:
+    """The speech and noise a demo corpus is built from.
+
+    Attributes:
+        speakers: Speaker (a person) -> speech files.
+        noises: Noise source -> recordings.
+        provenance: Debian package (or folder) -> version (or description),
+            for SOURCES.md.
+        speech_dir: The user's speech folder, or None for Debian voices.
     """
-    clips = []
-    for f in files:
-        x = trim_silence(load_audio(f, sr), sr)
-        if len(x) >= min_seconds * sr:
-            clips.append(x)
-    return clips
+
+    speakers: dict[str, list[Path]]
+    noises: dict[str, list[Path]]
+    provenance: dict[str, str]
+    speech_dir: Path | None = None
+
+    def speaker_label(self, speaker: str) -> str:
+        """Who a speaker is, for SOURCES.md (name, gender, languages)."""
+        if self.speech_dir is not None:
+            return speaker
+        voices = [v for v in VOICES.values() if v.speaker == speaker]
+        langs = ", ".join(v.language for v in voices)
+        return f"{voices[0].credit} ({voices[0].gender}; {langs})"
 
 
-def real_speech_clips(
-    n: int,
-    seconds: float,
+def load_sources(
     cache_dir: str | os.PathLike | None = None,
-    voice: str = "en",
-    seed: int = 0,
-) -> list[np.ndarray]:
-    """Real speech clips of an exact length, for unit tests.
-
-    Prompts of one voice are trimmed, shuffled and joined until each clip is
-    long enough, then cut to ``seconds``.
+    speech_dir: str | os.PathLike | None = None,
+    noise_dir: str | os.PathLike | None = None,
+) -> DemoSources:
+    """Gets a demo's speech and noise: the user's folders, else Debian packages.
 
     Args:
-        n: Number of clips.
-        seconds: Length of each clip.
-        cache_dir: Cache directory (see :func:`cache_root`).
-        voice: Key of :data:`VOICES`.
-        seed: Shuffling seed.
+        cache_dir: Debian package cache (see :func:`cache_root`).
+        speech_dir: Folder of clean speech (see :func:`speech_from_dir`).
+        noise_dir: Folder of noise recordings (see :func:`noise_from_dir`).
 
     Returns:
-        ``n`` arrays ``[round(seconds * 16000)]``, float32, 16 kHz, distinct.
-    """
-    from espnet_cffma.demo.utterances import UtteranceMaker
+        Speakers, noise sources and their provenance.
 
-    files = fetch_speech(cache_dir, [voice])[voice]
-    maker = UtteranceMaker(files, np.random.default_rng(seed), sr=SPEECH_SR)
-    length = int(round(seconds * SPEECH_SR))
-    return [fade_edges(maker.make_exact(length)[0], SPEECH_SR) for _ in range(n)]
+    Raises:
+        DemoSourceError: When a package cannot be fetched or a folder used.
+    """
+    used: dict[str, str] = {}
+    if speech_dir is not None:
+        speakers = speech_from_dir(speech_dir)
+        used[str(Path(speech_dir).absolute())] = "speech folder"
+    else:
+        speech = fetch_speech(cache_dir)
+        speakers = group_by_speaker(speech)
+        for voice in speech:
+            package = VOICES[voice].package
+            used[package] = package_version(package, cache_dir)
+    if noise_dir is not None:
+        noises = noise_from_dir(noise_dir)
+        used[str(Path(noise_dir).absolute())] = "noise folder"
+    else:
+        noises = fetch_noises(cache_dir)
+        for key in noises:
+            package = NOISE_SOURCES[key].package
+            used[package] = package_version(package, cache_dir)
+    return DemoSources(
+        speakers, noises, used, None if speech_dir is None else Path(speech_dir)
+    )

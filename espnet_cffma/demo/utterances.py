@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from espnet_cffma.demo.audio import load_audio
 from espnet_cffma.demo.signals import fade_edges, quietest_point, trim_silence
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,6 @@ class UtteranceMaker:
         self._passes = 0
 
     def _next_prompt(self) -> tuple[np.ndarray, Path]:
-        from espnet_cffma.demo.sources import load_audio
-
         for _ in range(2 * len(self.files) + 1):
             if not self._order:
                 if self._passes > 0:

@@ -30,6 +30,7 @@ import argparse
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,11 @@ from espnet_cffma.demo import sources
 from espnet_cffma.demo.corpus import (
     building,
     corpus_is_complete,
+    corpus_params,
     sources_markdown,
     write_wav,
 )
-from espnet_cffma.demo.noise import NoiseMaker
+from espnet_cffma.demo.noise import NoiseMaker, NoiseSegment
 from espnet_cffma.demo.signals import resample, rms_db, scale_noise_to_snr
 from espnet_cffma.demo.utterances import UtteranceMaker
 
@@ -94,37 +96,143 @@ def _speaker_ids(train: list[str], test: list[str]) -> dict[str, str]:
     return ids
 
 
-def _load_sources(
-    cache_dir, speech_dir, noise_dir
-) -> tuple[dict[str, list[Path]], dict[str, list[Path]], dict[str, str]]:
-    """Returns (speaker -> files, noise source -> files, package -> version)."""
-    used: dict[str, str] = {}
-    if speech_dir is not None:
-        speakers = sources.speech_from_dir(speech_dir)
-        used[str(Path(speech_dir).absolute())] = "speech folder"
-    else:
-        speech = sources.fetch_speech(cache_dir)
-        speakers = sources.group_by_speaker(speech)
-        for v in speech:
-            pkg = sources.VOICES[v].package
-            used[pkg] = sources.package_version(pkg, cache_dir)
-    if noise_dir is not None:
-        noises = sources.noise_from_dir(noise_dir)
-        used[str(Path(noise_dir).absolute())] = "noise folder"
-    else:
-        noises = sources.fetch_noises(cache_dir)
-        for key in noises:
-            pkg = sources.NOISE_SOURCES[key].package
-            used[pkg] = sources.package_version(pkg, cache_dir)
-    return speakers, noises, used
+def _mix(
+    maker: UtteranceMaker,
+    noise_maker: NoiseMaker,
+    rng: np.random.Generator,
+    speaker: str,
+    snrs: tuple[float, ...],
+) -> tuple[np.ndarray, np.ndarray, NoiseSegment, float, list[Path]]:
+    """Makes one clean/noisy pair at the corpus rate.
+
+    Returns:
+        ``(clean [T], noisy [T], noise segment, SNR in dB, speech files used)``,
+        both signals at :data:`CORPUS_SR`.
+    """
+    clean, used_files = maker.make()
+    level = rng.uniform(*LEVEL_DBFS)
+    clean = clean * np.float32(10 ** ((level - rms_db(clean)) / 20))
+    seg = noise_maker.draw(len(clean), exclude_speaker=speaker)
+    snr = float(snrs[int(rng.integers(len(snrs)))])
+    noisy = clean + scale_noise_to_snr(clean, seg.audio, snr)
+    clean48 = resample(clean, MIX_SR, CORPUS_SR)
+    noisy48 = resample(noisy, MIX_SR, CORPUS_SR)
+    peak = max(np.abs(clean48).max(), np.abs(noisy48).max())
+    if peak > 0.99:  # same gain on both keeps the SNR
+        clean48, noisy48 = clean48 * (0.99 / peak), noisy48 * (0.99 / peak)
+    return clean48, noisy48, seg, snr, used_files
 
 
-def _speaker_label(speaker: str, speech_dir) -> str:
-    if speech_dir is not None:
-        return speaker
-    voices = [v for v in sources.VOICES.values() if v.speaker == speaker]
-    langs = ", ".join(v.language for v in voices)
-    return f"{voices[0].credit} ({voices[0].gender}; {langs})"
+@dataclass(frozen=True)
+class _Split:
+    """What one split of the corpus holds.
+
+    Attributes:
+        name: ``train`` or ``test``.
+        index: Split number (seeds its random generators).
+        speakers: Source speakers.
+        size: Number of utterances.
+        snrs: SNRs (dB) to draw from.
+    """
+
+    name: str
+    index: int
+    speakers: list[str]
+    size: int
+    snrs: tuple[float, ...]
+
+
+def _write_split(
+    tmp: Path,
+    split: _Split,
+    ids: dict[str, str],
+    src: sources.DemoSources,
+    noise_files: dict[str, list[Path]],
+    seed: int,
+    cache: Path,
+) -> list[str]:
+    """Writes one split's wav files and log; returns its metadata rows.
+
+    Args:
+        tmp: Scratch corpus directory.
+        split: The split.
+        ids: Source speaker -> corpus speaker id.
+        src: Speech and noise sources.
+        noise_files: Noise source -> recordings of this split.
+        seed: Corpus seed.
+        cache: Debian package cache (noise paths are logged relative to it).
+    """
+    speakers = split.speakers
+    rng = np.random.default_rng([seed, split.index])
+    makers = {
+        s: UtteranceMaker(
+            src.speakers[s], np.random.default_rng([seed, split.index, j])
+        )
+        for j, s in enumerate(speakers)
+    }
+    babble = {s: src.speakers[s] for s in speakers} if split.name == "train" else {}
+    noise_maker = NoiseMaker(
+        noise_files,
+        MIX_SR,
+        np.random.default_rng([seed, split.index, 1000]),
+        kinds=NOISE_KINDS[split.name],
+        babble_speech=babble,
+        root=cache,
+    )
+    clean_dir, noisy_dir = (tmp / d for d in DIRS[split.name])
+    counts = dict.fromkeys(speakers, 0)
+    log_lines, meta = [], []
+    for i in tqdm(range(split.size), desc=f"VoiceBank demo ({split.name})", unit="utt"):
+        spk = speakers[i % len(speakers)]
+        counts[spk] += 1
+        utt = f"{ids[spk]}_{counts[spk]:03d}"
+        clean, noisy, seg, snr, used_files = _mix(
+            makers[spk], noise_maker, rng, spk, split.snrs
+        )
+        write_wav(clean_dir / f"{utt}.wav", clean, CORPUS_SR)
+        write_wav(noisy_dir / f"{utt}.wav", noisy, CORPUS_SR)
+        log_lines.append(f"{utt} {seg.label} {snr:g}")
+        speech_names = ",".join(p.stem for p in used_files)
+        meta.append(
+            f"{split.name}\t{utt}\t{spk}\t{seg.kind}\t{seg.label}\t{snr:g}\t"
+            f"{rms_db(clean):.2f}\t{speech_names}\t{seg.details}"
+        )
+    (tmp / LOGS[split.name]).write_text("\n".join(log_lines) + "\n")
+    return meta
+
+
+def _sources_md(
+    src: sources.DemoSources,
+    ids: dict[str, str],
+    splits: list[_Split],
+    noise_split: dict[str, dict[str, list[Path]]],
+    seed: int,
+) -> str:
+    """SOURCES.md: packages, speakers and the generation conventions."""
+    rows = [
+        (ids[s], src.speaker_label(s), sp.name) for sp in splits for s in sp.speakers
+    ]
+    n_train, n_test = (sp.size for sp in splits)
+    notes = [
+        f"{n_train} training and {n_test} test utterances, seed {seed}.",
+        "Files are 48 kHz 16-bit mono like the real corpus, but the content is "
+        "band-limited to 8 kHz: speech is 16 kHz G.722 wideband, so mixing is "
+        "done at 16 kHz and both clean and noisy are upsampled (soxr) to 48 kHz.",
+        "Utterances: a speaker's voice prompts, trimmed to 0.12 s of their own "
+        "silence at each end, joined or cut at the quietest point, 1.5-4 s.",
+        f"Clean level uniform in {LEVEL_DBFS} dBFS (RMS). SNR = energy ratio of "
+        "clean to (noisy - clean) over the whole utterance; train SNRs "
+        f"{TRAIN_SNRS} dB, test {TEST_SNRS} dB (as the real corpus). When a "
+        "file would clip, clean and noisy get the same gain.",
+        f"Noise kinds: train {NOISE_KINDS['train']}, test {NOISE_KINDS['test']}. "
+        "Recordings start at a random offset and loop (20 ms crossfade) when "
+        "short; babble sums 3-6 prompts of other training speakers; coloured "
+        "noise is white or pink.",
+        *sources.noise_split_notes(noise_split),
+        "Speakers are people: Asterisk's en and es prompts are both Allison "
+        "Smith, so they form one speaker. Test speakers never occur in training.",
+    ]
+    return sources_markdown("VoiceBank-DEMAND demo", src.provenance, rows, notes)
 
 
 def build_voicebank_demo(
@@ -163,113 +271,35 @@ def build_voicebank_demo(
     if n_train < 2 or n_test < 1:
         raise ValueError(f"need n_train >= 2 and n_test >= 1, got {n_train}, {n_test}")
     out = Path(out_dir)
-    params = {
-        "corpus": "voicebank_demo",
-        "format": 1,
-        "n_train": n_train,
-        "n_test": n_test,
-        "seed": seed,
-        "speech_dir": None if speech_dir is None else str(Path(speech_dir).absolute()),
-        "noise_dir": None if noise_dir is None else str(Path(noise_dir).absolute()),
-        "test_speakers": None if test_speakers is None else sorted(test_speakers),
-    }
+    sizes = {"n_train": n_train, "n_test": n_test}
+    params = corpus_params(
+        "voicebank_demo", sizes, seed, speech_dir, noise_dir, test_speakers
+    )
     if corpus_is_complete(out, params):
         logger.info("VoiceBank demo already complete in %s", out)
         return out
     t0 = time.time()
-    speakers, noises, used = _load_sources(cache_dir, speech_dir, noise_dir)
-    train_spk, test_spk = sources.split_speakers(list(speakers), test_speakers, 2)
+    src = sources.load_sources(cache_dir, speech_dir, noise_dir)
+    train_spk, test_spk = sources.split_speakers(list(src.speakers), test_speakers, 2)
     ids = _speaker_ids(train_spk, test_spk)
     train_spk = [s for s in train_spk if s in ids]
-    noise_split = sources.split_noise_files(noises, {"train": 0.75, "test": 0.25})
-    for split in ("train", "test"):
-        if not noise_split[split]:
-            raise sources.DemoSourceError(
-                f"too few noise recordings to keep train and test noise disjoint "
-                f"(sources: {sorted(noises)}); provide more noise files"
-            )
-    cache = sources.cache_root(cache_dir)
-    plan = {
-        "train": (train_spk, n_train, TRAIN_SNRS),
-        "test": (test_spk, n_test, TEST_SNRS),
-    }
+    noise_split = sources.split_noise_disjoint(
+        src.noises, {"train": 0.75, "test": 0.25}
+    )
+    splits = [
+        _Split("train", 0, train_spk, n_train, TRAIN_SNRS),
+        _Split("test", 1, test_spk, n_test, TEST_SNRS),
+    ]
     meta = [
         "split\tutt\tspeaker\tnoise_kind\tnoise\tsnr_db\tlevel_dbfs\tspeech\tdetails"
     ]
+    cache = sources.cache_root(cache_dir)
     with building(out, params) as tmp:
-        for k, (split, (spks, n, snrs)) in enumerate(plan.items()):
-            rng = np.random.default_rng([seed, k])
-            makers = {
-                s: UtteranceMaker(speakers[s], np.random.default_rng([seed, k, j]))
-                for j, s in enumerate(spks)
-            }
-            babble = {s: speakers[s] for s in spks} if split == "train" else {}
-            noise_maker = NoiseMaker(
-                noise_split[split],
-                MIX_SR,
-                np.random.default_rng([seed, k, 1000]),
-                kinds=NOISE_KINDS[split],
-                babble_speech=babble,
-                root=cache,
-            )
-            clean_dir, noisy_dir = (tmp / d for d in DIRS[split])
-            counts = dict.fromkeys(spks, 0)
-            log_lines = []
-            for i in tqdm(range(n), desc=f"VoiceBank demo ({split})", unit="utt"):
-                spk = spks[i % len(spks)]
-                counts[spk] += 1
-                utt = f"{ids[spk]}_{counts[spk]:03d}"
-                clean, used_files = makers[spk].make()
-                level = rng.uniform(*LEVEL_DBFS)
-                clean = clean * np.float32(10 ** ((level - rms_db(clean)) / 20))
-                seg = noise_maker.draw(len(clean), exclude_speaker=spk)
-                snr = float(snrs[int(rng.integers(len(snrs)))])
-                noisy = clean + scale_noise_to_snr(clean, seg.audio, snr)
-                clean48 = resample(clean, MIX_SR, CORPUS_SR)
-                noisy48 = resample(noisy, MIX_SR, CORPUS_SR)
-                peak = max(np.abs(clean48).max(), np.abs(noisy48).max())
-                if peak > 0.99:  # same gain on both keeps the SNR
-                    clean48, noisy48 = clean48 * (0.99 / peak), noisy48 * (0.99 / peak)
-                write_wav(clean_dir / f"{utt}.wav", clean48, CORPUS_SR)
-                write_wav(noisy_dir / f"{utt}.wav", noisy48, CORPUS_SR)
-                log_lines.append(f"{utt} {seg.label} {snr:g}")
-                speech_names = ",".join(p.stem for p in used_files)
-                meta.append(
-                    f"{split}\t{utt}\t{spk}\t{seg.kind}\t{seg.label}\t{snr:g}\t"
-                    f"{rms_db(clean48):.2f}\t{speech_names}\t{seg.details}"
-                )
-            (tmp / LOGS[split]).write_text("\n".join(log_lines) + "\n")
+        for split in splits:
+            noise_files = noise_split[split.name]
+            meta += _write_split(tmp, split, ids, src, noise_files, seed, cache)
         (tmp / "demo_metadata.tsv").write_text("\n".join(meta) + "\n")
-        rows = [(ids[s], _speaker_label(s, speech_dir), "train") for s in train_spk]
-        rows += [(ids[s], _speaker_label(s, speech_dir), "test") for s in test_spk]
-        noise_rows = [
-            f"{split} noise recordings: "
-            + ", ".join(
-                f"{src}: {sorted({sources.noise_group(p) for p in files})}"
-                for src, files in noise_split[split].items()
-            )
-            for split in ("train", "test")
-        ]
-        notes = [
-            f"{n_train} training and {n_test} test utterances, seed {seed}.",
-            "Files are 48 kHz 16-bit mono like the real corpus, but the content is "
-            "band-limited to 8 kHz: speech is 16 kHz G.722 wideband, so mixing is "
-            "done at 16 kHz and both clean and noisy are upsampled (soxr) to 48 kHz.",
-            "Utterances: a speaker's voice prompts, trimmed to 0.12 s of their own "
-            "silence at each end, joined or cut at the quietest point, 1.5-4 s.",
-            f"Clean level uniform in {LEVEL_DBFS} dBFS (RMS). SNR = energy ratio of "
-            "clean to (noisy - clean) over the whole utterance; train SNRs "
-            f"{TRAIN_SNRS} dB, test {TEST_SNRS} dB (as the real corpus). When a "
-            "file would clip, clean and noisy get the same gain.",
-            f"Noise kinds: train {NOISE_KINDS['train']}, test {NOISE_KINDS['test']}. "
-            "Recordings start at a random offset and loop (20 ms crossfade) when "
-            "short; babble sums 3-6 prompts of other training speakers; coloured "
-            "noise is white or pink.",
-            *noise_rows,
-            "Speakers are people: Asterisk's en and es prompts are both Allison "
-            "Smith, so they form one speaker. Test speakers never occur in training.",
-        ]
-        text = sources_markdown("VoiceBank-DEMAND demo", used, rows, notes)
+        text = _sources_md(src, ids, splits, noise_split, seed)
         (tmp / "SOURCES.md").write_text(text)
     logger.info("VoiceBank demo written to %s in %.1f s", out, time.time() - t0)
     return out

@@ -39,10 +39,11 @@ from espnet_cffma.demo import sources
 from espnet_cffma.demo.corpus import (
     building,
     corpus_is_complete,
+    corpus_params,
     sources_markdown,
     write_wav,
 )
-from espnet_cffma.demo.noise import NoiseMaker
+from espnet_cffma.demo.noise import NoiseMaker, NoiseSegment
 from espnet_cffma.demo.signals import noise_gain_for_snr, rms_db
 from espnet_cffma.demo.utterances import UtteranceMaker
 
@@ -217,6 +218,190 @@ def _speaker_codes(train: list[str], test: list[str]) -> dict[str, str]:
     return {s: f"s{i + 1:02d}" for i, s in enumerate([*train, *test])}
 
 
+METADATA_HEADER = (
+    "name\tspeaker\tspeech\tnoise_kind\tnoise\tnoise_details\tsnr_db\troom\t"
+    "length\twidth\theight\trt60_target\trt60_measured\tmic\tsource\t"
+    "distance\tdirect_sample\tlen_min\tlen_max"
+)
+
+
+@dataclass
+class _Mixture:
+    """One simulated mixture: its five signals at the ``max`` length and how.
+
+    Attributes:
+        signals: Kind (:data:`KINDS`) -> ``[len_max]`` float32.
+        len_min: Length of the ``min`` version (the dry utterance's).
+        len_max: Length of the ``max`` version.
+        snr: SNR in dB (on the ``min`` part).
+        room_id: Index of the room in the split's pool.
+        room: The room.
+        mic: Microphone position ``[3]``.
+        source: Source position ``[3]``.
+        h_full: Full RIR ``[N]``.
+        h_direct: Direct-path RIR ``[M]``.
+        noise: The noise segment.
+        speech_files: Prompts the dry utterance is made of.
+    """
+
+    signals: dict[str, np.ndarray]
+    len_min: int
+    len_max: int
+    snr: float
+    room_id: int
+    room: Room
+    mic: np.ndarray
+    source: np.ndarray
+    h_full: np.ndarray
+    h_direct: np.ndarray
+    noise: NoiseSegment
+    speech_files: list[Path]
+
+
+def _simulate(
+    maker: UtteranceMaker,
+    rooms: list[Room],
+    rng: np.random.Generator,
+    rir_seed: int,
+    noise_maker: NoiseMaker,
+    speaker: str,
+) -> _Mixture:
+    """Reverberates one dry utterance in a room of the pool and adds noise."""
+    dry, used_files = maker.make()
+    room_id = int(rng.integers(len(rooms)))
+    room = rooms[room_id]
+    mic, src = draw_positions(room, rng)
+    h_full, h_dir = room_impulse_responses(room, mic, src, rir_seed)
+    n_min = len(dry)
+    n_max = n_min + int(rng.uniform(*TAIL_SECONDS) * SR)
+    anechoic = np.zeros(n_max, np.float32)
+    reverb = np.zeros(n_max, np.float32)
+    a = fftconvolve(dry, h_dir)[:n_max]
+    r = fftconvolve(dry, h_full)[:n_max]
+    anechoic[: len(a)], reverb[: len(r)] = a, r
+    gain = 10 ** ((rng.uniform(*LEVEL_DBFS) - rms_db(anechoic[:n_min])) / 20)
+    anechoic *= gain
+    reverb *= gain
+    seg = noise_maker.draw(n_max, exclude_speaker=speaker)
+    snr = float(rng.uniform(*SNR_RANGE))
+    # Scaled on the min part, so the stated SNR holds exactly there.
+    g = noise_gain_for_snr(anechoic[:n_min], seg.audio[:n_min], snr)
+    noise = seg.audio * np.float32(g)
+    signals = {
+        "s1_anechoic": anechoic,
+        "s1_reverb": reverb,
+        "noise": noise,
+        "mix_single_anechoic": anechoic + noise,
+        "mix_single_reverb": reverb + noise,
+    }
+    peak = max(float(np.abs(x).max()) for x in signals.values())
+    if peak > 0.99:  # one gain for all keeps mix = s1 + noise and SNR
+        signals = {k: x * np.float32(0.99 / peak) for k, x in signals.items()}
+    return _Mixture(
+        signals, n_min, n_max, snr, room_id, room, mic, src, h_full, h_dir, seg,
+        used_files,
+    )  # fmt: skip
+
+
+def _metadata_row(name: str, speaker: str, split: str, mix: _Mixture) -> str:
+    """The mixture's line of ``metadata/mix_single_<split>.tsv``."""
+    values = (
+        name,
+        speaker,
+        ",".join(p.stem for p in mix.speech_files),
+        mix.noise.kind,
+        mix.noise.label,
+        mix.noise.details,
+        f"{mix.snr:.4f}",
+        f"{split}{mix.room_id}",
+        *mix.room.dims,
+        mix.room.rt60,
+        f"{_measured_rt60(mix.h_full):.3f}",
+        ",".join(f"{c:.3f}" for c in mix.mic),
+        ",".join(f"{c:.3f}" for c in mix.source),
+        f"{np.linalg.norm(mix.source - mix.mic):.3f}",
+        int(np.argmax(np.abs(mix.h_direct))),
+        mix.len_min,
+        mix.len_max,
+    )
+    return "\t".join(str(v) for v in values)
+
+
+def _write_split(
+    tmp: Path,
+    split: str,
+    size: int,
+    speakers: list[str],
+    makers: dict[str, UtteranceMaker],
+    codes: dict[str, str],
+    src: sources.DemoSources,
+    noise_files: dict[str, list[Path]],
+    seed: int,
+    cache: Path,
+) -> None:
+    """Writes one split's mixtures (both versions, all kinds) and its metadata.
+
+    Args:
+        tmp: Scratch corpus directory.
+        split: ``tr``, ``cv`` or ``tt``.
+        size: Number of mixtures.
+        speakers: Source speakers of the split.
+        makers: Source speaker -> utterance maker (shared by tr and cv).
+        codes: Source speaker -> speaker code in the file names.
+        src: Speech and noise sources.
+        noise_files: Noise source -> recordings of this split.
+        seed: Corpus seed.
+        cache: Debian package cache (noise paths are logged relative to it).
+    """
+    k = SPLITS.index(split)
+    rng = np.random.default_rng([seed, 100 + k])
+    rooms = [draw_room(rng) for _ in range(max(2, math.ceil(size / 10)))]
+    noise_maker = NoiseMaker(
+        noise_files,
+        SR,
+        np.random.default_rng([seed, 200 + k]),
+        kinds=NOISE_KINDS,
+        babble_speech={s: src.speakers[s] for s in speakers},
+        root=cache,
+    )
+    counts = dict.fromkeys(speakers, 0)
+    meta = [METADATA_HEADER]
+    for i in tqdm(range(size), desc=f"WHAMR! demo ({split})", unit="mix"):
+        spk = speakers[i % len(speakers)]
+        counts[spk] += 1
+        rir_seed = int(np.random.default_rng([seed, k, i]).integers(2**31))
+        mix = _simulate(makers[spk], rooms, rng, rir_seed, noise_maker, spk)
+        name = f"{codes[spk]}c{counts[spk]:04d}_{mix.snr:.4f}"
+        for version, n in (("min", mix.len_min), ("max", mix.len_max)):
+            for kind in KINDS:
+                path = tmp / "wav16k" / version / split / kind / f"{name}.wav"
+                write_wav(path, mix.signals[kind][:n], SR)
+        meta.append(_metadata_row(name, spk, split, mix))
+    meta_path = tmp / "metadata" / f"mix_single_{split}.tsv"
+    meta_path.parent.mkdir(exist_ok=True)
+    meta_path.write_text("\n".join(meta) + "\n")
+
+
+def _sources_md(
+    src: sources.DemoSources,
+    codes: dict[str, str],
+    train_spk: list[str],
+    test_spk: list[str],
+    sizes: dict[str, int],
+    noise_split: dict[str, dict[str, list[Path]]],
+    seed: int,
+) -> str:
+    """SOURCES.md: packages, speakers and the generation conventions."""
+    rows = [(codes[s], src.speaker_label(s), "tr, cv") for s in train_spk]
+    rows += [(codes[s], src.speaker_label(s), "tt") for s in test_spk]
+    notes = [
+        f"{sizes['tr']}/{sizes['cv']}/{sizes['tt']} mixtures (tr/cv/tt), seed {seed}.",
+        *CONVENTIONS,
+        *sources.noise_split_notes(noise_split),
+    ]
+    return sources_markdown("WHAMR! demo", src.provenance, rows, notes)
+
+
 def build_whamr_demo(
     out_dir: str | os.PathLike,
     n_tr: int = SIZES["default"][0],
@@ -245,159 +430,45 @@ def build_whamr_demo(
     Returns:
         The corpus directory.
     """
-    from espnet_cffma.demo.voicebank import _load_sources, _speaker_label
-
     sizes = {"tr": n_tr, "cv": n_cv, "tt": n_tt}
     if min(sizes.values()) < 1:
         raise ValueError(f"every split needs at least one mixture, got {sizes}")
     out = Path(out_dir)
-    params = {
-        "corpus": "whamr_demo",
-        "format": 1,
-        **{f"n_{k}": v for k, v in sizes.items()},
-        "seed": seed,
-        "speech_dir": None if speech_dir is None else str(Path(speech_dir).absolute()),
-        "noise_dir": None if noise_dir is None else str(Path(noise_dir).absolute()),
-        "test_speakers": None if test_speakers is None else sorted(test_speakers),
-    }
+    params = corpus_params(
+        "whamr_demo",
+        {f"n_{k}": v for k, v in sizes.items()},
+        seed,
+        speech_dir,
+        noise_dir,
+        test_speakers,
+    )
     if corpus_is_complete(out, params):
         logger.info("WHAMR! demo already complete in %s", out)
         return out
     t0 = time.time()
-    speakers, noises, used = _load_sources(cache_dir, speech_dir, noise_dir)
-    train_spk, test_spk = sources.split_speakers(list(speakers), test_speakers, 2)
+    src = sources.load_sources(cache_dir, speech_dir, noise_dir)
+    train_spk, test_spk = sources.split_speakers(list(src.speakers), test_speakers, 2)
     if not train_spk:
         raise ValueError(f"no training speakers left after holding out {test_spk}")
     codes = _speaker_codes(train_spk, test_spk)
-    noise_split = sources.split_noise_files(noises, NOISE_FRACTIONS)
-    for split in SPLITS:
-        if not noise_split[split]:
-            raise sources.DemoSourceError(
-                f"too few noise recordings for disjoint tr/cv/tt noise (sources: "
-                f"{sorted(noises)}); provide more noise files"
-            )
+    noise_split = sources.split_noise_disjoint(src.noises, NOISE_FRACTIONS)
     cache = sources.cache_root(cache_dir)
     # One maker per speaker across tr and cv, so they never share prompts.
     makers = {
         s: UtteranceMaker(
-            speakers[s],
-            np.random.default_rng([seed, 7, j]),
-            SR,
-            *UTT_SECONDS,
+            src.speakers[s], np.random.default_rng([seed, 7, j]), SR, *UTT_SECONDS
         )
         for j, s in enumerate([*train_spk, *test_spk])
     }
-    header = (
-        "name\tspeaker\tspeech\tnoise_kind\tnoise\tnoise_details\tsnr_db\troom\t"
-        "length\twidth\theight\trt60_target\trt60_measured\tmic\tsource\t"
-        "distance\tdirect_sample\tlen_min\tlen_max"
-    )
     with building(out, params) as tmp:
-        for k, split in enumerate(SPLITS):
-            spks = test_spk if split == "tt" else train_spk
-            rng = np.random.default_rng([seed, 100 + k])
-            n_rooms = max(2, math.ceil(sizes[split] / 10))
-            rooms = [draw_room(rng) for _ in range(n_rooms)]
-            noise_maker = NoiseMaker(
-                noise_split[split],
-                SR,
-                np.random.default_rng([seed, 200 + k]),
-                kinds=NOISE_KINDS,
-                babble_speech={s: speakers[s] for s in spks},
-                root=cache,
-            )
-            counts = dict.fromkeys(spks, 0)
-            meta = [header]
-            for i in tqdm(
-                range(sizes[split]), desc=f"WHAMR! demo ({split})", unit="mix"
-            ):
-                spk = spks[i % len(spks)]
-                counts[spk] += 1
-                dry, used_files = makers[spk].make()
-                room_id = int(rng.integers(len(rooms)))
-                room = rooms[room_id]
-                mic, src = draw_positions(room, rng)
-                rir_seed = int(np.random.default_rng([seed, k, i]).integers(2**31))
-                h_full, h_dir = room_impulse_responses(room, mic, src, rir_seed)
-                n_min = len(dry)
-                n_max = n_min + int(rng.uniform(*TAIL_SECONDS) * SR)
-                anechoic = np.zeros(n_max, np.float32)
-                reverb = np.zeros(n_max, np.float32)
-                a = fftconvolve(dry, h_dir)[:n_max]
-                r = fftconvolve(dry, h_full)[:n_max]
-                anechoic[: len(a)], reverb[: len(r)] = a, r
-                gain = 10 ** (
-                    (rng.uniform(*LEVEL_DBFS) - rms_db(anechoic[:n_min])) / 20
-                )
-                anechoic *= gain
-                reverb *= gain
-                seg = noise_maker.draw(n_max, exclude_speaker=spk)
-                snr = float(rng.uniform(*SNR_RANGE))
-                # Scaled on the min part, so the stated SNR holds exactly there.
-                g = noise_gain_for_snr(anechoic[:n_min], seg.audio[:n_min], snr)
-                noise = seg.audio * np.float32(g)
-                signals = {
-                    "s1_anechoic": anechoic,
-                    "s1_reverb": reverb,
-                    "noise": noise,
-                    "mix_single_anechoic": anechoic + noise,
-                    "mix_single_reverb": reverb + noise,
-                }
-                peak = max(float(np.abs(x).max()) for x in signals.values())
-                if peak > 0.99:  # one gain for all keeps mix = s1 + noise and SNR
-                    signals = {
-                        kk: x * np.float32(0.99 / peak) for kk, x in signals.items()
-                    }
-                name = f"{codes[spk]}c{counts[spk]:04d}_{snr:.4f}"
-                for version, n in (("min", n_min), ("max", n_max)):
-                    for kind in KINDS:
-                        path = tmp / "wav16k" / version / split / kind / f"{name}.wav"
-                        write_wav(path, signals[kind][:n], SR)
-                rt60 = _measured_rt60(h_full)
-                meta.append(
-                    "\t".join(
-                        str(v)
-                        for v in (
-                            name,
-                            spk,
-                            ",".join(p.stem for p in used_files),
-                            seg.kind,
-                            seg.label,
-                            seg.details,
-                            f"{snr:.4f}",
-                            f"{split}{room_id}",
-                            *room.dims,
-                            room.rt60,
-                            f"{rt60:.3f}",
-                            ",".join(f"{c:.3f}" for c in mic),
-                            ",".join(f"{c:.3f}" for c in src),
-                            f"{np.linalg.norm(src - mic):.3f}",
-                            int(np.argmax(np.abs(h_dir))),
-                            n_min,
-                            n_max,
-                        )
-                    )
-                )
-            meta_path = tmp / "metadata" / f"mix_single_{split}.tsv"
-            meta_path.parent.mkdir(exist_ok=True)
-            meta_path.write_text("\n".join(meta) + "\n")
-        rows = [(codes[s], _speaker_label(s, speech_dir), "tr, cv") for s in train_spk]
-        rows += [(codes[s], _speaker_label(s, speech_dir), "tt") for s in test_spk]
-        notes = [
-            f"{n_tr}/{n_cv}/{n_tt} mixtures (tr/cv/tt), seed {seed}.",
-            *CONVENTIONS,
-            *(
-                f"{split} noise recordings: "
-                + ", ".join(
-                    f"{src}: {sorted({sources.noise_group(p) for p in files})}"
-                    for src, files in noise_split[split].items()
-                )
-                for split in SPLITS
-            ),
-        ]
-        (tmp / "SOURCES.md").write_text(
-            sources_markdown("WHAMR! demo", used, rows, notes)
-        )
+        for split in SPLITS:
+            speakers = test_spk if split == "tt" else train_spk
+            _write_split(
+                tmp, split, sizes[split], speakers, makers, codes, src,
+                noise_split[split], seed, cache,
+            )  # fmt: skip
+        text = _sources_md(src, codes, train_spk, test_spk, sizes, noise_split, seed)
+        (tmp / "SOURCES.md").write_text(text)
     logger.info("WHAMR! demo written to %s in %.1f s", out, time.time() - t0)
     return out
 

@@ -38,7 +38,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from espnet2.utils.types import str2bool
 from tqdm import tqdm
+
+from espnet_cffma.fileio import (
+    ScpFormatError,
+    atomic_path,
+    read_scp,
+    write_lines_atomic,
+)
 
 log = logging.getLogger("format_audio")
 
@@ -75,43 +83,6 @@ class UttResult:
     clipped: list = field(default_factory=list)
 
 
-def read_scp(path: str | Path) -> dict[str, str]:
-    """Reads ``utt path`` lines into a dict.
-
-    Raises:
-        FormatError: Malformed line, duplicate key or a Kaldi pipe entry.
-    """
-    entries: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.split(maxsplit=1)
-            if len(parts) != 2:
-                raise FormatError(f"{path}:{n}: expected 'utt_id path', got {line!r}")
-            key, value = parts
-            if value.endswith("|"):
-                raise FormatError(
-                    f"{path}:{n}: command pipes are not supported here ({value!r}): "
-                    "list audio files"
-                )
-            if key in entries:
-                raise FormatError(f"{path}:{n}: duplicate utterance id {key}")
-            entries[key] = value
-    return entries
-
-
-def write_text_atomic(path: str | Path, lines: list[str]) -> None:
-    """Writes lines (newline-terminated) to ``path`` through a temporary file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-    os.replace(tmp, path)
-
-
 def _read_checked(path: str) -> tuple[np.ndarray | None, int, str]:
     """Reads a mono file as float64; returns (signal, rate, problem or "")."""
     try:
@@ -141,9 +112,8 @@ def _read_checked(path: str) -> tuple[np.ndarray | None, int, str]:
 
 
 def _write_wav_atomic(path: Path, x: np.ndarray, fs: int, subtype: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    sf.write(tmp, x, fs, subtype=subtype, format="WAV")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, x, fs, subtype=subtype, format="WAV")
 
 
 @dataclass
@@ -241,6 +211,157 @@ def _work(item: tuple[str, dict[str, str]]) -> UttResult:
     return process_utterance(_worker_job, utt, sources)
 
 
+def _read_lists(in_dir: Path, scps: list[str]) -> tuple[dict, dict[str, str]]:
+    """Reads the audio lists and ``utt2spk`` and checks they name the same utterances.
+
+    Returns:
+        (list name without ``.scp`` -> {utt: file}, with ``wav`` first; utt2spk).
+
+    Raises:
+        FormatError: A list is missing, empty or names other utterances.
+        ScpFormatError: A list is malformed (names the file and line).
+    """
+    lists = {}
+    for scp in scps:
+        path = in_dir / scp
+        if not path.is_file():
+            raise FormatError(f"{path} is missing")
+        lists[scp[: -len(".scp")]] = read_scp(path)
+    utt2spk_path = in_dir / "utt2spk"
+    if not utt2spk_path.is_file():
+        raise FormatError(f"{utt2spk_path} is missing")
+    utt2spk = read_scp(utt2spk_path)
+    if not lists["wav"]:
+        raise FormatError(f"{in_dir / 'wav.scp'} is empty")
+    for name, entries in list(lists.items()) + [("utt2spk", utt2spk)]:
+        missing = [k for k in sorted(lists["wav"]) if k not in entries]
+        extra = [k for k in entries if k not in lists["wav"]]
+        if missing or extra:
+            raise FormatError(
+                f"{in_dir}: {name} does not match wav.scp: "
+                f"{len(missing)} utterance(s) missing (e.g. {missing[:3]}), "
+                f"{len(extra)} extra (e.g. {extra[:3]})"
+            )
+    return lists, utt2spk
+
+
+def _process_all(job: _Job, items: list, nj: int, desc: str) -> list[UttResult]:
+    """Runs :func:`process_utterance` over ``(utt, sources)`` items, ``nj`` at once.
+
+    Returns:
+        The results, sorted by utterance id.
+    """
+    results: list[UttResult] = []
+    progress = tqdm(total=len(items), desc=desc, unit="utt")
+    if nj <= 1:
+        _init_worker(job)
+        for item in items:
+            results.append(_work(item))
+            progress.update()
+    else:
+        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ctx.Pool(nj, initializer=_init_worker, initargs=(job,)) as pool:
+            for res in pool.imap_unordered(_work, items, chunksize=8):
+                results.append(res)
+                progress.update()
+    progress.close()
+    return sorted(results, key=lambda r: r.utt)
+
+
+@dataclass
+class _Report:
+    """What happened to the utterances of a data dir.
+
+    Attributes:
+        counts: ``kept``, ``too short``, ``too long``, ``bad``, ``clipped``.
+        bad: ``utt, list, file, problem`` lines (``bad_files.txt``).
+        filtered: ``utt, duration, reason`` lines (``filtered_utts.txt``).
+        clipped: ``utt lists`` lines (``clipped_utts.txt``).
+    """
+
+    counts: dict = field(default_factory=lambda: defaultdict(int))
+    bad: list = field(default_factory=list)
+    filtered: list = field(default_factory=list)
+    clipped: list = field(default_factory=list)
+
+
+def _report(results: list[UttResult]) -> _Report:
+    report = _Report()
+    for r in results:
+        if r.status == "ok":
+            report.counts["kept"] += 1
+            if r.clipped:
+                report.clipped.append(f"{r.utt} {','.join(r.clipped)}")
+        elif r.status == "filtered":
+            report.counts[r.reason] += 1
+            report.filtered.append(f"{r.utt}\t{r.duration:.3f}\t{r.reason}")
+        else:
+            report.counts["bad"] += 1
+            for name, path, problem in r.problems:
+                report.bad.append(f"{r.utt}\t{name}.scp\t{path}\t{problem}")
+    report.counts["clipped"] = len(report.clipped)
+    return report
+
+
+def _write_report_files(out_dir: Path, report: _Report) -> None:
+    """Writes the non-empty report files; removes stale ones of an earlier run."""
+    for fname, lines in (
+        ("bad_files.txt", report.bad),
+        ("filtered_utts.txt", report.filtered),
+        ("clipped_utts.txt", report.clipped),
+    ):
+        if lines:
+            write_lines_atomic(out_dir / fname, lines)
+        elif (out_dir / fname).exists():
+            (out_dir / fname).unlink()
+
+
+def _check_bad_audio(
+    in_dir: Path, out_dir: Path, report: _Report, skip_bad: bool
+) -> None:
+    """Fails on bad audio (unless ``skip_bad``); warns about clipped files."""
+    if report.bad:
+        shown = "\n  ".join(report.bad[:20])
+        more = f"\n  ... ({len(report.bad) - 20} more)" if len(report.bad) > 20 else ""
+        msg = (
+            f"{report.counts['bad']} utterance(s) of {in_dir} have bad audio "
+            f"(full list: {out_dir / 'bad_files.txt'}):\n  {shown}{more}"
+        )
+        if not skip_bad:
+            raise FormatError(
+                msg + "\nFix or remove these files, or drop them with --skip_bad true "
+                "(cffma.sh: --skip_bad_audio true)."
+            )
+        log.warning("%s\nDropped (--skip_bad true).", msg)
+    if report.clipped:
+        log.warning(
+            "%d utterance(s) exceeded full scale after resampling and were clipped "
+            "(list: %s)",
+            len(report.clipped),
+            out_dir / "clipped_utts.txt",
+        )
+
+
+def _write_lists(
+    out_dir: Path, kept: list[UttResult], names: list[str], utt2spk: dict[str, str]
+) -> None:
+    """Writes the formatted data dir's lists for the kept utterances."""
+    for name in names:
+        write_lines_atomic(
+            out_dir / f"{name}.scp", [f"{r.utt} {r.outputs[name]}" for r in kept]
+        )
+    write_lines_atomic(
+        out_dir / "utt2num_samples", [f"{r.utt} {r.num_samples}" for r in kept]
+    )
+    write_lines_atomic(out_dir / "utt2spk", [f"{r.utt} {utt2spk[r.utt]}" for r in kept])
+    spk2utt = defaultdict(list)
+    for r in kept:
+        spk2utt[utt2spk[r.utt]].append(r.utt)
+    write_lines_atomic(
+        out_dir / "spk2utt", [f"{s} {' '.join(u)}" for s, u in sorted(spk2utt.items())]
+    )
+
+
 def format_data_dir(
     in_dir: str | Path,
     out_dir: str | Path,
@@ -271,130 +392,30 @@ def format_data_dir(
     Raises:
         FormatError: Missing or inconsistent lists, no utterance left, or bad
             files (unless ``skip_bad``); the message names them.
+        ScpFormatError: A malformed list (the message names the file and line).
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     names = ["wav.scp"] + [s for s in (scps or []) if s != "wav.scp"]
-    lists = {}
-    for scp in names:
-        path = in_dir / scp
-        if not path.is_file():
-            raise FormatError(f"{path} is missing")
-        lists[scp[: -len(".scp")]] = read_scp(path)
-    utt2spk_path = in_dir / "utt2spk"
-    if not utt2spk_path.is_file():
-        raise FormatError(f"{utt2spk_path} is missing")
-    utt2spk = read_scp(utt2spk_path)
-
-    keys = sorted(lists["wav"])
-    if not keys:
-        raise FormatError(f"{in_dir / 'wav.scp'} is empty")
-    for name, entries in list(lists.items()) + [("utt2spk", utt2spk)]:
-        missing = [k for k in keys if k not in entries]
-        extra = [k for k in entries if k not in lists["wav"]]
-        if missing or extra:
-            raise FormatError(
-                f"{in_dir}: {name} does not match wav.scp: "
-                f"{len(missing)} utterance(s) missing (e.g. {missing[:3]}), "
-                f"{len(extra)} extra (e.g. {extra[:3]})"
-            )
-
-    job = _Job(out_dir, fs, subtype, min_duration, max_duration)
+    lists, utt2spk = _read_lists(in_dir, names)
     for name in lists:
         (out_dir / "audio" / name).mkdir(parents=True, exist_ok=True)
-    items = [(k, {name: lists[name][k] for name in lists}) for k in keys]
-    results: list[UttResult] = []
-    progress = tqdm(total=len(items), desc=f"format {in_dir.name}", unit="utt")
-    if nj <= 1:
-        _init_worker(job)
-        for item in items:
-            results.append(_work(item))
-            progress.update()
-    else:
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ctx.Pool(nj, initializer=_init_worker, initargs=(job,)) as pool:
-            for res in pool.imap_unordered(_work, items, chunksize=8):
-                results.append(res)
-                progress.update()
-    progress.close()
-    results.sort(key=lambda r: r.utt)
-
-    counts = defaultdict(int)
-    bad_lines, filtered_lines, clipped = [], [], []
-    for r in results:
-        if r.status == "ok":
-            counts["kept"] += 1
-            if r.clipped:
-                clipped.append(f"{r.utt} {','.join(r.clipped)}")
-        elif r.status == "filtered":
-            counts[r.reason] += 1
-            filtered_lines.append(f"{r.utt}\t{r.duration:.3f}\t{r.reason}")
-        else:
-            counts["bad"] += 1
-            for name, path, problem in r.problems:
-                bad_lines.append(f"{r.utt}\t{name}.scp\t{path}\t{problem}")
-    counts["clipped"] = len(clipped)
-
-    for fname, lines in (
-        ("bad_files.txt", bad_lines),
-        ("filtered_utts.txt", filtered_lines),
-        ("clipped_utts.txt", clipped),
-    ):
-        if lines:
-            write_text_atomic(out_dir / fname, lines)
-        elif (out_dir / fname).exists():
-            (out_dir / fname).unlink()  # stale report from an earlier run
-
-    if bad_lines:
-        shown = "\n  ".join(bad_lines[:20])
-        more = f"\n  ... ({len(bad_lines) - 20} more)" if len(bad_lines) > 20 else ""
-        msg = (
-            f"{counts['bad']} utterance(s) of {in_dir} have bad audio "
-            f"(full list: {out_dir / 'bad_files.txt'}):\n  {shown}{more}"
-        )
-        if not skip_bad:
-            raise FormatError(
-                msg + "\nFix or remove these files, or drop them with --skip_bad true "
-                "(cffma.sh: --skip_bad_audio true)."
-            )
-        log.warning("%s\nDropped (--skip_bad true).", msg)
-    if clipped:
-        log.warning(
-            "%d utterance(s) exceeded full scale after resampling and were clipped "
-            "(list: %s)",
-            len(clipped),
-            out_dir / "clipped_utts.txt",
-        )
-
+    items = [
+        (u, {name: lists[name][u] for name in lists}) for u in sorted(lists["wav"])
+    ]
+    job = _Job(out_dir, fs, subtype, min_duration, max_duration)
+    results = _process_all(job, items, nj, desc=f"format {in_dir.name}")
+    report = _report(results)
+    _write_report_files(out_dir, report)
+    _check_bad_audio(in_dir, out_dir, report, skip_bad)
     kept = [r for r in results if r.status == "ok"]
     if not kept:
         raise FormatError(
             f"no utterance of {in_dir} is left after filtering "
-            f"({dict(counts)}; durations must be within "
+            f"({dict(report.counts)}; durations must be within "
             f"[{min_duration}, {max_duration}] s)"
         )
-    for name in lists:
-        write_text_atomic(
-            out_dir / f"{name}.scp", [f"{r.utt} {r.outputs[name]}" for r in kept]
-        )
-    write_text_atomic(
-        out_dir / "utt2num_samples", [f"{r.utt} {r.num_samples}" for r in kept]
-    )
-    write_text_atomic(out_dir / "utt2spk", [f"{r.utt} {utt2spk[r.utt]}" for r in kept])
-    spk2utt = defaultdict(list)
-    for r in kept:
-        spk2utt[utt2spk[r.utt]].append(r.utt)
-    write_text_atomic(
-        out_dir / "spk2utt", [f"{s} {' '.join(u)}" for s, u in sorted(spk2utt.items())]
-    )
-    return dict(counts)
-
-
-def _str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+    _write_lists(out_dir, kept, list(lists), utt2spk)
+    return dict(report.counts)
 
 
 def _optional_float(value: str) -> float | None:
@@ -414,7 +435,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--nj", type=int, default=1, help="parallel worker processes")
     p.add_argument("--min_duration", type=_optional_float, default=None)
     p.add_argument("--max_duration", type=_optional_float, default=None)
-    p.add_argument("--skip_bad", type=_str2bool, default=False)
+    p.add_argument("--skip_bad", type=str2bool, default=False)
     p.add_argument("--subtype", default="PCM_16", help="PCM_16, PCM_24 or FLOAT")
     return p
 
@@ -435,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             skip_bad=args.skip_bad,
             subtype=args.subtype,
         )
-    except FormatError as exc:
+    except (FormatError, ScpFormatError) as exc:
         print(f"format_audio: error: {exc}", file=sys.stderr)
         return 1
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)

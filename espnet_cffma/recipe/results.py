@@ -33,7 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from espnet_cffma.recipe.format_audio import write_text_atomic
+from espnet_cffma.fileio import write_lines_atomic, write_text_atomic
 
 # Columns of the tables: (score file name without _spk1, header, decimals).
 COLUMNS = (
@@ -86,7 +86,7 @@ def merge_scores(logdir: str | Path, nj: int, output_dir: str | Path) -> dict:
                         f"{key} scored twice with different values in {name}"
                     )
                 lines[key] = line
-        write_text_atomic(output_dir / name, [lines[k] for k in sorted(lines)])
+        write_lines_atomic(output_dir / name, [lines[k] for k in sorted(lines)])
     return summarize(output_dir)
 
 
@@ -225,9 +225,11 @@ def write_results(
                 "",
                 "Scored on fewer utterances (no speech found): " + "; ".join(short),
             ]
-    write_text_atomic(output, lines)
+    write_lines_atomic(output, lines)
     payload = {"exp_dir": str(exp_dir), "model": str(model), "sets": table_data}
-    write_text_atomic(output.with_name("results.json"), [json.dumps(payload, indent=2)])
+    write_text_atomic(
+        output.with_name("results.json"), json.dumps(payload, indent=2) + "\n"
+    )
     return table_data
 
 

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from espnet_cffma.recipe.format_audio import write_text_atomic
+from espnet_cffma.fileio import write_lines_atomic, write_text_atomic
 from espnet_cffma.recipe.results import COLUMNS, ResultsError, environment_section
 
 
@@ -129,8 +129,10 @@ def write_summary(
             f"- {entry.name}: `{data.get('exp_dir', entry.results_json.parent)}`, "
             f"model `{data.get('model', '?')}`"
         )
-    write_text_atomic(output, lines)
-    write_text_atomic(output.with_name("results.json"), [json.dumps(summary, indent=2)])
+    write_lines_atomic(output, lines)
+    write_text_atomic(
+        output.with_name("results.json"), json.dumps(summary, indent=2) + "\n"
+    )
     return summary
 
 

@@ -15,14 +15,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from espnet_cffma.recipe.format_audio import FormatError, read_scp
+from espnet_cffma.fileio import ScpFormatError, atomic_path, read_scp
+from espnet_cffma.recipe.format_audio import FormatError
 
 DYNAMIC_RANGE_DB = 80.0
 
@@ -97,11 +97,11 @@ def plot_utterance(
     axes[-1, 0].set_xlabel("time (s)")
     fig.suptitle(title)
     fig.colorbar(image, ax=axes[:, 0].tolist(), label="dB", fraction=0.03, pad=0.01)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.{os.getpid()}")
-    fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def _read(path: str, name: str, key: str) -> tuple[np.ndarray, int]:
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             args.num,
             args.keys,
         )
-    except FormatError as exc:
+    except (FormatError, ScpFormatError) as exc:
         print(f"spectrogram: error: {exc}", file=sys.stderr)
         return 1
     print(f"spectrogram: wrote {len(written)} picture(s) to {args.output_dir}")

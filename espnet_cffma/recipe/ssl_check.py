@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from espnet2.utils.types import str2bool
 
 # Option names of the bss_cffma separator (espnet_cffma/systems/bss_cffma/separator.py).
 UPSTREAM_KEY = "ssl_upstream"
@@ -173,14 +174,6 @@ def check_upstream(upstream: str, path_or_url: str | None) -> str:
     )
 
 
-def _str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-
-
 def get_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     p = argparse.ArgumentParser(description="Check the SSL upstream of a config.")
@@ -193,7 +186,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--build_random",
-        type=_str2bool,
+        type=str2bool,
         default=False,
         help="write a random-weight checkpoint at --ssl_ckpt if missing (demo)",
     )
