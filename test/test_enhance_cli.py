@@ -14,6 +14,7 @@ import soundfile as sf
 import soxr
 import torch
 import yaml
+from tiny_models import write_tiny_experiment
 
 from espnet_cffma.bin import enhance as enhance_cli
 from espnet_cffma.bin import pack as pack_cli
@@ -25,7 +26,6 @@ from espnet_cffma.enhance.model_files import resolve_model_files
 from espnet_cffma.enhance.overlap_add import OverlapAdd, crossfade
 from espnet_cffma.enhance.packing import pack_model, unpack_model
 from espnet_cffma.enhance.runner import ModelRunner
-from espnet_cffma.enhance.tiny_models import write_tiny_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,6 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from espnet_cffma.enhance.atomic import write_text_atomic
 from espnet_cffma.enhance.audio_io import (
     AtomicAudioWriter,
     AudioInfo,
@@ -36,8 +35,8 @@ from espnet_cffma.enhance.audio_io import (
 from espnet_cffma.enhance.errors import EnhanceError
 from espnet_cffma.enhance.inputs import Job, JobList, write_lists
 from espnet_cffma.enhance.overlap_add import OverlapAdd
-from espnet_cffma.enhance.resampling import StreamResampler, fix_length, resample
 from espnet_cffma.enhance.runner import ModelRunner
+from espnet_cffma.resampling import StreamResampler, fix_length, resample
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +192,7 @@ class Enhancer:
             for job, _, result in probed
             if result.error is None and result.output is not None
         }
-        summary.lists = write_lists(jobs, succeeded, write_text_atomic)
+        summary.lists = write_lists(jobs, succeeded)
         return summary
 
     # ------------------------------------------------------------- planning
