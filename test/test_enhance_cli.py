@@ -22,9 +22,9 @@ from espnet_cffma.enhance.audio_io import AtomicAudioWriter, OutputSpec
 from espnet_cffma.enhance.engine import EnhanceOptions, Enhancer
 from espnet_cffma.enhance.errors import ModelLoadError
 from espnet_cffma.enhance.inputs import collect_jobs
-from espnet_cffma.enhance.model_files import resolve_model_files
+from espnet_cffma.enhance.model_files import resolve_model_files, unpack_model
 from espnet_cffma.enhance.overlap_add import OverlapAdd, crossfade
-from espnet_cffma.enhance.packing import pack_model, unpack_model
+from espnet_cffma.enhance.packing import pack_model
 from espnet_cffma.enhance.runner import ModelRunner
 
 REPO = Path(__file__).resolve().parents[1]
