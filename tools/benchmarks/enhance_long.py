@@ -94,7 +94,7 @@ def child(args: argparse.Namespace) -> None:
     runner = ModelRunner.from_files(resolve_model_files(args.model))
     runner.max_batch_samples = int(args.batch_seconds * runner.fs)
     enhancer = Enhancer(runner, EnhanceOptions(chunk_seconds=args.chunk_seconds))
-    runner.enhance([np.zeros(runner.fs, np.float32)])  # warm-up
+    runner.forward([np.zeros(runner.fs, np.float32)])  # warm-up
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     summary = enhancer.run(collect_jobs([args.input], args.output), progress=False)
