@@ -24,15 +24,18 @@ Command line (``--metrics all`` computes everything in this package)::
     python -m espnet_cffma.metrics.scoring --ref_scp data/test/spk1.scp \
         --inf_scp exp/enhanced_test/spk1.scp --output_dir exp/scoring_test --nj 4
 
-Combining with ESPnet's scorer (the recipe's stage 7): ESPnet writes PESQ_WB,
-STOI, ESTOI, SI_SNR, SDR (and SAR, SIR, wav) files, then this module adds the
-composite measures to the same directory and summarises every ``*_spk1`` file
-there into ``result.txt`` and ``result.json``::
+Combining with ESPnet's scorer (the recipe's stage 7): ESPnet writes STOI,
+ESTOI, SI_SNR, SDR (and SAR, SIR, wav) files without PESQ, then this module
+adds PESQ_WB and the composite measures to the same directory (PESQ is
+computed once per utterance and serves both: the composite measures are
+regressions on it; the value is the same ``pesq(16000, ref, deg, 'wb')``
+ESPnet's ``--use_pesq true`` writes) and summarises every ``*_spk1`` file there
+into ``result.txt`` and ``result.json``::
 
     python -m espnet2.bin.enh_scoring --key_file ref.scp --ref_scp ref.scp \
-        --inf_scp inf.scp --output_dir DIR --use_pesq true
+        --inf_scp inf.scp --output_dir DIR --use_pesq false
     python -m espnet_cffma.metrics.scoring --ref_scp ref.scp --inf_scp inf.scp \
-        --output_dir DIR --metrics composite --nj 4
+        --output_dir DIR --metrics pesq_composite --nj 4
 
 Utterances where PESQ finds no speech get a warning and no line in the PESQ
 and composite files (ESPnet's convention); means are over the lines present.
@@ -49,7 +52,6 @@ import multiprocessing
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -58,6 +60,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from espnet_cffma import fileio
 from espnet_cffma.metrics.composite import composite
 from espnet_cffma.metrics.stoi import estoi, stoi
 from espnet_cffma.metrics.validation import MetricInputError, check_pair
@@ -69,6 +72,8 @@ ESPNET_METRICS = ("PESQ_WB", "STOI", "ESTOI", "SI_SNR", "SDR")
 METRIC_SETS = {
     "all": ESPNET_METRICS + COMPOSITE_METRICS,
     "composite": COMPOSITE_METRICS,
+    # Stage 7: what ESPnet's enh_scoring --use_pesq false leaves out.
+    "pesq_composite": ("PESQ_WB",) + COMPOSITE_METRICS,
 }
 
 
@@ -201,32 +206,22 @@ def _metric_names(metrics: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def read_scp(path: str | os.PathLike) -> dict[str, str]:
-    """Read a Kaldi-style ``uttid value`` list.
+    """Read a Kaldi-style ``uttid value`` list (:func:`espnet_cffma.fileio.read_scp`).
 
-    Args:
-        path: scp file (``wav.scp``, ``spk1.scp``, key file, ...).
+    Command pipes and ``ark`` entries are allowed: :func:`load_audio` decodes
+    them with kaldiio, as ESPnet's scorer does.
 
     Returns:
-        dict: utterance id -> the rest of the line (a path, ``ark:offset`` or
-        ``command |``), in file order.
+        dict: utterance id -> the rest of the line, in file order.
+
+    Raises:
+        MetricInputError: missing file, malformed line or repeated id (names
+            the file and line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MetricInputError(f"scp file not found: {path}")
-    entries: dict[str, str] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.strip().split(maxsplit=1)
-            if len(parts) != 2:
-                raise MetricInputError(
-                    f"{path}:{lineno}: expected 'uttid value', got {line.strip()!r}"
-                )
-            if parts[0] in entries:
-                raise MetricInputError(f"{path}:{lineno}: duplicate id {parts[0]!r}")
-            entries[parts[0]] = parts[1]
-    return entries
+    try:
+        return fileio.read_scp(path, allow_pipes=True, allow_ark=True)
+    except fileio.ScpFormatError as exc:
+        raise MetricInputError(str(exc)) from None
 
 
 def read_keys(path: str | os.PathLike) -> list[str]:
@@ -254,7 +249,7 @@ def load_audio(
     """
     where = f"{scp}: utterance {utt_id!r} ({value})"
     try:
-        if value.endswith("|") or re.search(r"\.ark:\d+$", value):
+        if fileio.is_pipe_entry(value) or fileio.is_ark_entry(value):
             import kaldiio
 
             rate, data = kaldiio.load_mat(value)
@@ -408,17 +403,6 @@ def score_scp(
 # ----------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_scores(output_dir: str | os.PathLike, rows: Iterable[dict]) -> list[Path]:
     """Write ``DIR/<METRIC>_spk1`` files with ``uttid value`` lines.
 
@@ -443,7 +427,7 @@ def write_scores(output_dir: str | os.PathLike, rows: Iterable[dict]) -> list[Pa
             if not math.isnan(row[name])
         ]
         path = out / f"{name}_spk1"
-        _write_atomic(path, "".join(lines))
+        fileio.write_text_atomic(path, "".join(lines))
         written.append(path)
     return written
 
@@ -487,12 +471,12 @@ def summarize(output_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
     table = [f"{'metric':<{width}}  {'mean':>10}  {'count':>6}\n"]
     for name, s in summary.items():
         table.append(f"{name:<{width}}  {s['mean']:>10.4f}  {s['count']:>6d}\n")
-    _write_atomic(out / "result.txt", "".join(table))
+    fileio.write_text_atomic(out / "result.txt", "".join(table))
     payload = {
         "means": {k: _json_float(v["mean"]) for k, v in summary.items()},
         "counts": {k: v["count"] for k, v in summary.items()},
     }
-    _write_atomic(out / "result.json", json.dumps(payload, indent=2) + "\n")
+    fileio.write_text_atomic(out / "result.json", json.dumps(payload, indent=2) + "\n")
     return summary
 
 
@@ -523,7 +507,9 @@ def get_parser() -> argparse.ArgumentParser:
         default="all",
         choices=sorted(METRIC_SETS),
         help="'all': every metric here; 'composite': CSIG/CBAK/COVL (+LLR, WSS, "
-        "SEGSNR) only, to add to ESPnet enh_scoring's files in the same dir",
+        "SEGSNR) only; 'pesq_composite': PESQ_WB and the composite measures "
+        "(one PESQ per utterance), to add to the files of ESPnet's enh_scoring "
+        "--use_pesq false in the same dir",
     )
     p.add_argument(
         "--length_mismatch",
