@@ -405,6 +405,7 @@ def test_chunked_close_to_whole_for_bss_cffma(cffma_runner, tmp_path):
 
 
 # ----------------------------------------------------------------- packing
+@pytest.mark.slow  # ESPnet inference end to end on the unpacked archive
 def test_pack_roundtrip_with_espnet_inference(cffma_exp, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     archive = tmp_path / "model.zip"

@@ -86,6 +86,7 @@ def test_cli_writes_espnet_style_files(tmp_path):
     assert "CBAK" in (out / "result.txt").read_text()
 
 
+@pytest.mark.slow  # spawns worker processes (numpy, pesq imports in each)
 def test_parallel_scoring_equals_serial(tmp_path):
     ref_scp, inf_scp = _write_set(tmp_path)
     (tmp_path / "keys").write_text("utt2\nutt0\n")

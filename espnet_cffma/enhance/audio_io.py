@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from espnet_cffma.enhance.errors import EnhanceError
-from espnet_cffma.fileio import atomic_path
+from espnet_cffma.fileio import atomic_path, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -267,9 +267,9 @@ class AtomicAudioWriter:
 
 
 def _libsndfile_reason(error: BaseException) -> str:
-    text = str(error).strip()
+    reason = first_line(error)
     # soundfile prefixes messages with "Error opening '<path>': "; the path is
     # already in our message.
-    if ": " in text and text.startswith("Error opening"):
-        text = text.split(": ", 1)[1]
-    return text.splitlines()[0] if text else type(error).__name__
+    if reason.startswith("Error opening") and ": " in reason:
+        reason = reason.split(": ", 1)[1]
+    return reason

@@ -39,6 +39,7 @@ from espnet_cffma.enhance.errors import EnhanceError
 from espnet_cffma.enhance.inputs import Job, JobList, write_lists
 from espnet_cffma.enhance.overlap_add import OverlapAdd
 from espnet_cffma.enhance.runner import ModelRunner
+from espnet_cffma.fileio import first_line
 from espnet_cffma.resampling import StreamResampler, fix_length, resample
 
 logger = logging.getLogger(__name__)
@@ -304,7 +305,7 @@ class Enhancer:
             item.result.error = "out of memory: lower --chunk_seconds / --batch_seconds"
         except Exception as e:  # the model or libsndfile failing on this input
             logger.debug("Failure on %s", item.job.source, exc_info=True)
-            item.result.error = f"enhancement failed ({type(e).__name__}: {_brief(e)})"
+            item.result.error = f"enhancement failed ({_describe(e)})"
 
     def _warn(self, result: FileResult, message: str) -> None:
         result.warnings.append(message)
@@ -344,7 +345,7 @@ class Enhancer:
                 item.result.error = (
                     e.message
                     if isinstance(e, EnhanceError)
-                    else f"cannot prepare the audio ({type(e).__name__}: {_brief(e)})"
+                    else f"cannot prepare the audio ({_describe(e)})"
                 )
                 bar.update(round(item.info.duration, 2))
         if not loaded:
@@ -446,6 +447,6 @@ class Enhancer:
             )
 
 
-def _brief(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:300] if lines else "no message"
+def _describe(error: BaseException) -> str:
+    """``Type: first line`` of an unexpected error, for one-line reports."""
+    return f"{type(error).__name__}: {first_line(error)[:300]}"
