@@ -57,7 +57,11 @@ def test_no_import_cycles():
 
 
 def test_every_module_imports_fresh():
-    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    code = (
+        "import importlib, sys\n"
+        "for m in sys.argv[1:]:\n"
+        "    importlib.import_module(m)\n"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code, *_modules()],
         capture_output=True,
