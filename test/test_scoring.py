@@ -136,7 +136,8 @@ def test_cli_exits_with_message_on_bad_input(tmp_path, capsys):
         )
 
 
-def test_stage7_scores_pesq_once_with_espnet_values(tmp_path):
+@pytest.mark.parametrize("fs, pesq", [(16000, "PESQ_WB"), (8000, "PESQ_NB")])
+def test_stage7_scores_pesq_once_with_espnet_values(tmp_path, fs, pesq):
     """Stage 7: ESPnet's scorer without PESQ, then ours adds PESQ + composite.
 
     The PESQ_WB file ours writes holds the very values of ESPnet's
@@ -144,27 +145,27 @@ def test_stage7_scores_pesq_once_with_espnet_values(tmp_path):
     """
     from espnet2.bin.enh_scoring import main as espnet_scoring
 
-    ref_scp, inf_scp = _write_set(tmp_path, n=2)
+    ref_scp, inf_scp = _write_set(tmp_path, n=2, fs=fs)
     out, espnet_pesq = tmp_path / "score", tmp_path / "espnet_pesq"
     common = ["--key_file", str(ref_scp), "--ref_scp", str(ref_scp)]
     common += ["--inf_scp", str(inf_scp)]
     espnet_scoring(common + ["--output_dir", str(out), "--use_pesq", "false"])
-    assert not (out / "PESQ_WB_spk1").exists()
+    assert not (out / f"{pesq}_spk1").exists()
     summary = S.main(
         ["--ref_scp", str(ref_scp), "--inf_scp", str(inf_scp)]
         + ["--output_dir", str(out), "--metrics", "pesq_composite"]
     )
-    for name in ("PESQ_WB", "STOI", "ESTOI", "SI_SNR", "SDR", "CSIG", "CBAK", "COVL"):
+    for name in (pesq, "STOI", "ESTOI", "SI_SNR", "SDR", "CSIG", "CBAK", "COVL"):
         assert summary[name]["count"] == 2, name
     assert summary["SIR"]["count"] == 0  # ESPnet's single-source SIR is inf
     assert "wav" not in summary  # ESPnet's wav_spk1 holds paths, not scores
     # ESPnet's own PESQ, as the recipe computed it before: the same numbers.
     espnet_scoring(common + ["--output_dir", str(espnet_pesq), "--use_pesq", "true"])
-    espnet = _read_scores(espnet_pesq / "PESQ_WB_spk1")
-    assert _read_scores(out / "PESQ_WB_spk1") == pytest.approx(espnet, rel=1e-12)
+    espnet = _read_scores(espnet_pesq / f"{pesq}_spk1")
+    assert _read_scores(out / f"{pesq}_spk1") == pytest.approx(espnet, rel=1e-12)
     # ESPnet's other numbers (float32 reads) agree with this module's definitions.
     ours, _ = S.score_scp(ref_scp, inf_scp)
-    for name, tol in (("PESQ_WB", 1e-3), ("STOI", 1e-3), ("ESTOI", 1e-3)) + (
+    for name, tol in ((pesq, 1e-3), ("STOI", 1e-3), ("ESTOI", 1e-3)) + (
         ("SI_SNR", 1e-3),
         ("SDR", 1e-2),
     ):

@@ -7,6 +7,7 @@ so both tools can write into one directory:
 name      definition                                       unit
 ========  ===============================================  ======
 PESQ_WB   ``pesq(16000, ref, deg, 'wb')`` (P.862.2)         MOS
+          (PESQ_NB, ``pesq(8000, ..., 'nb')``, at 8 kHz)
 STOI      ``pystoi.stoi(..., extended=False)``              % (x100)
 ESTOI     ``pystoi.stoi(..., extended=True)``               % (x100)
 SI_SNR    zero-mean SI-SDR (as ESPnet / fast_bss_eval)      dB
@@ -152,7 +153,7 @@ def score_pair(
         ref: Reference signal [T].
         deg: Degraded (noisy or enhanced) signal [T].
         fs: Sampling rate: 16000 (or 8000, with narrow-band PESQ in the
-            composite measures; the PESQ_WB key then holds PESQ-NB).
+            composite measures, returned as PESQ_NB, as ESPnet names it).
         utt_id: Utterance id for warnings and errors.
         metrics: ``"all"``, ``"composite"`` or a list of names (see module doc).
         length_mismatch: ``"error"`` or ``"trim"`` (to the shorter signal).
@@ -182,7 +183,10 @@ def score_pair(
         out["SI_SNR"] = si_snr(ref, deg, fs, utt_id)
     if "SDR" in names:
         out["SDR"] = sdr(ref, deg, fs, utt_id)
-    return {name: out[name] for name in names}
+    scores = {name: out[name] for name in names}
+    if fs == 8000:  # narrow-band PESQ, under ESPnet's name for it
+        scores = {("PESQ_NB" if n == "PESQ_WB" else n): v for n, v in scores.items()}
+    return scores
 
 
 def _metric_names(metrics: str | Sequence[str]) -> tuple[str, ...]:
@@ -389,13 +393,18 @@ def score_scp(
         bar.close()
     rows = [{"utt_id": k, **results[k]} for k in keys]
     means = {}
-    for name in names:
-        values = np.array([row[name] for row in rows], dtype=np.float64)
+    for name in _score_names(rows):
+        values = np.array([row.get(name, math.nan) for row in rows], dtype=np.float64)
         n_nan = int(np.isnan(values).sum())
         if n_nan:
             logger.warning("%s: %d utterance(s) without a score (NaN)", name, n_nan)
         means[name] = float(np.nanmean(values)) if n_nan < values.size else math.nan
     return rows, means
+
+
+def _score_names(rows: list[dict]) -> list[str]:
+    """Metric names over all rows, in first-seen order (PESQ_NB at 8 kHz)."""
+    return list(dict.fromkeys(n for row in rows for n in row if n != "utt_id"))
 
 
 # ----------------------------------------------------------------------------
@@ -418,13 +427,12 @@ def write_scores(output_dir: str | os.PathLike, rows: Iterable[dict]) -> list[Pa
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = list(rows)
-    names = [k for k in (rows[0] if rows else {}) if k != "utt_id"]
     written = []
-    for name in names:
+    for name in _score_names(rows):
         lines = [
             f"{row['utt_id']} {row[name]!r}\n"
             for row in rows
-            if not math.isnan(row[name])
+            if not math.isnan(row.get(name, math.nan))
         ]
         path = out / f"{name}_spk1"
         fileio.write_text_atomic(path, "".join(lines))
