@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 # "file.ark:1234": an entry inside a Kaldi archive, not a file of its own.
@@ -31,6 +32,79 @@ def is_pipe_entry(value: str) -> bool:
 def is_ark_entry(value: str) -> bool:
     """True for an entry read from a Kaldi archive (``ark:...`` or ``x.ark:123``)."""
     return value.startswith("ark:") or bool(_ARK_OFFSET.search(value))
+
+
+@dataclass(frozen=True)
+class ScpLine:
+    """One non-empty line of a list: its key and value, or why it is refused.
+
+    Attributes:
+        where: ``file:line`` for messages.
+        key: the first field ("" when the line has none).
+        value: the rest of the line.
+        error: the problem with this line (None when usable).
+    """
+
+    where: str
+    key: str
+    value: str
+    error: str | None = None
+
+
+def iter_scp(
+    path: str | os.PathLike,
+    *,
+    allow_pipes: bool = False,
+    allow_ark: bool = False,
+) -> Iterator[ScpLine]:
+    """Reads a Kaldi-style ``<key> <value>`` list line by line.
+
+    Unlike :func:`read_scp`, a bad line does not stop the reading: it comes
+    back with its ``error`` set, so callers that handle entries one by one
+    (``cffma-enhance``) can report it and go on with the others.
+
+    Args:
+        path: the list.
+        allow_pipes: accept ``command |`` entries (else an error line).
+        allow_ark: accept ``ark:`` / ``file.ark:offset`` entries (else an error).
+
+    Yields:
+        One :class:`ScpLine` per non-empty line, in file order.
+
+    Raises:
+        ScpFormatError: the file itself is missing or unreadable.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScpFormatError(f"{path}: list file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScpFormatError(f"{path}: cannot read list ({first_line(e)})") from e
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.split(maxsplit=1)
+        where = f"{path}:{number}"
+        key, value = parts if len(parts) == 2 else (parts[0], "")
+        error = None
+        if len(parts) != 2:
+            error = f"expected '<key> <value>', got {line!r}"
+        elif key in seen:
+            error = f"duplicate key {key!r}"
+        elif not allow_pipes and is_pipe_entry(value):
+            error = (
+                f"command pipes are not supported here ({value!r}): list audio files"
+            )
+        elif not allow_ark and is_ark_entry(value):
+            error = (
+                f"Kaldi ark entries are not supported here ({value!r}): "
+                "list audio files"
+            )
+        seen.add(key)
+        yield ScpLine(where, key, value, error)
 
 
 def read_scp(
@@ -54,36 +128,11 @@ def read_scp(
             a key repeats, or an entry is of a refused kind. The message names
             the file and line.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScpFormatError(f"{path}: list file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScpFormatError(f"{path}: cannot read list ({first_line(e)})") from e
     entries: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        parts = line.split(maxsplit=1)
-        where = f"{path}:{number}"
-        if len(parts) != 2:
-            raise ScpFormatError(f"{where}: expected '<key> <value>', got {line!r}")
-        key, value = parts
-        if key in entries:
-            raise ScpFormatError(f"{where}: duplicate key {key!r}")
-        if not allow_pipes and is_pipe_entry(value):
-            raise ScpFormatError(
-                f"{where}: command pipes are not supported here ({value!r}): "
-                "list audio files"
-            )
-        if not allow_ark and is_ark_entry(value):
-            raise ScpFormatError(
-                f"{where}: Kaldi ark entries are not supported here ({value!r}): "
-                "list audio files"
-            )
-        entries[key] = value
+    for line in iter_scp(path, allow_pipes=allow_pipes, allow_ark=allow_ark):
+        if line.error is not None:
+            raise ScpFormatError(f"{line.where}: {line.error}")
+        entries[line.key] = line.value
     return entries
 
 

@@ -14,18 +14,18 @@ import soundfile as sf
 import soxr
 import torch
 import yaml
+from tiny_models import write_tiny_experiment
 
 from espnet_cffma.bin import enhance as enhance_cli
 from espnet_cffma.bin import pack as pack_cli
 from espnet_cffma.enhance.audio_io import AtomicAudioWriter, OutputSpec
-from espnet_cffma.enhance.engine import EnhanceOptions, Enhancer
+from espnet_cffma.enhance.engine import EnhanceOptions, Enhancer, plan_batches
 from espnet_cffma.enhance.errors import ModelLoadError
 from espnet_cffma.enhance.inputs import collect_jobs
-from espnet_cffma.enhance.model_files import resolve_model_files
+from espnet_cffma.enhance.model_files import resolve_model_files, unpack_model
 from espnet_cffma.enhance.overlap_add import OverlapAdd, crossfade
-from espnet_cffma.enhance.packing import pack_model, unpack_model
-from espnet_cffma.enhance.runner import ModelRunner
-from espnet_cffma.enhance.tiny_models import write_tiny_experiment
+from espnet_cffma.enhance.packing import pack_model
+from espnet_cffma.enhance.runner import ModelRunner, declares_padding_invariance
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,13 +107,13 @@ def test_rates_channels_formats_are_preserved(local_exp, local_runner, tmp_path)
 
     # The float 16 kHz file went straight through the model: same as calling it.
     x = signals["mono16k_float.wav"][:, 0]
-    expected = local_runner.enhance([x])[0]
+    expected = local_runner.forward([x])[0]
     y = sf.read(out / "mono16k_float.wav", dtype="float32")[0]
     np.testing.assert_allclose(y, expected, atol=1e-6)
     # The 44.1 kHz stereo file: soxr there, each channel enhanced, soxr back.
     x = signals["stereo44k.wav"]
     at16k = soxr.resample(x, 44100, 16000)
-    enhanced = np.stack(local_runner.enhance(list(at16k.T)), axis=1)
+    enhanced = np.stack(local_runner.forward(list(at16k.T)), axis=1)
     back = soxr.resample(enhanced, 16000, 44100)[: len(x)]
     y = sf.read(out / "stereo44k.wav", dtype="float32")[0]
     np.testing.assert_allclose(y, back, atol=2.0 / 2**23)  # PCM_24 rounding
@@ -166,7 +166,7 @@ def test_folder_tree_is_mirrored(local_exp, tmp_path):
     assert len([p for p in out.rglob("*") if p.is_file()]) == 3
 
 
-def test_wav_scp_list(local_exp, tmp_path, caplog):
+def test_wav_scp_list(local_exp, tmp_path, caplog, capsys):
     recipe = tmp_path / "recipe"
     (recipe / "wavs").mkdir(parents=True)
     (recipe / "data" / "test").mkdir(parents=True)
@@ -177,11 +177,17 @@ def test_wav_scp_list(local_exp, tmp_path, caplog):
         "utt1 wavs/utt1.wav\n"  # relative to the recipe dir, as in Kaldi dirs
         f"utt2 {recipe / 'wavs' / 'utt2.wav'}\n"
         "utt3 sox noisy.wav -t wav - |\n"
+        "utt4 feats.ark:123\n"
+        "utt5\n"
     )
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
         code = run_cli("--model", local_exp, scp, "-o", out)
-    assert code == 1  # utt3 failed
+    assert code == 1  # utt3 .. utt5 failed, each with its line
+    report = capsys.readouterr().err
+    assert f"{scp}:3: command pipes are not supported" in report
+    assert f"{scp}:4: Kaldi ark entries are not supported" in report
+    assert f"{scp}:5: expected '<key> <value>'" in report
     assert (out / "utt1.wav").is_file() and (out / "utt2.wav").is_file()
     lines = (out / "wav.scp").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["utt1", "utt2"]
@@ -281,16 +287,60 @@ def test_model_errors_name_the_file(local_exp, cffma_exp, tmp_path, caplog):
 
 
 # --------------------------------------------------------------- batching
+def test_plan_batches_by_budget_and_length():
+    sizes = [(1, 100), (2, 300), (1, 300), (1, 200)]  # (rows, frames)
+    assert plan_batches(sizes, 1000, mixed_lengths=False) == [[1, 2], [3], [0]]
+    assert plan_batches(sizes, 1000, mixed_lengths=True) == [[1, 2], [3, 0]]
+    assert plan_batches(sizes, 500, mixed_lengths=True) == [[1], [2], [3, 0]]
+    assert plan_batches([(4, 1000)], 100, mixed_lengths=True) == [[0]]
+
+
 @pytest.mark.parametrize("which", ["local_runner", "cffma_runner"])
-def test_batched_output_equals_solo_output(which, request):
+def test_padding_invariance_decides_mixed_batches(which, request):
     runner = request.getfixturevalue(which)
     rows = [speechlike(s, 16000, seed=i)[:, 0] for i, s in enumerate((0.6, 1.3, 0.9))]
-    batched = runner.enhance(rows)
-    for row, out in zip(rows, batched):
-        np.testing.assert_allclose(out, runner.enhance([row])[0], atol=1e-5)
-    # The separator of bss_cffma masks padding; ESPnet's STFT + TCN does not, and
-    # the runner notices and stops mixing lengths in its batches.
-    assert runner.padding_safe() == (which == "cffma_runner")
+    batched = runner.forward(rows)
+    same = all(
+        np.allclose(out, runner.forward([row])[0], atol=1e-5)
+        for row, out in zip(rows, batched)
+    )
+    # The separator of bss_cffma masks padding; ESPnet's STFT + TCN does not,
+    # which is why only a model that declares it gets mixed-length batches.
+    assert same == (which == "cffma_runner")
+    assert not runner.mixed_lengths  # neither separator declares it (yet)
+    separator = runner.model.separator
+    separator.padding_invariant = True
+    try:
+        assert declares_padding_invariance(runner.model)
+        assert ModelRunner(runner.model, fs=runner.fs).mixed_lengths
+        assert not ModelRunner(
+            runner.model, fs=16000, mixed_lengths=False
+        ).mixed_lengths
+    finally:
+        del separator.padding_invariant
+
+
+def test_mixed_lengths_option_gives_the_same_files(local_exp, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, seconds in enumerate((0.4, 0.7, 0.7)):
+        sf.write(src / f"{i}.wav", speechlike(seconds, 16000, seed=i), 16000)
+    outputs = {}
+    for flag in ("true", "false"):
+        out = tmp_path / flag
+        assert (
+            run_cli("--model", local_exp, src, "-o", out, "--batch_mixed_lengths", flag)
+            == 0
+        )
+        outputs[flag] = {p.name: sf.read(p)[0] for p in sorted(out.glob("*.wav"))}
+    # The equally long files share a batch either way; the local model sees the
+    # padding of the short one only when mixed lengths are allowed.
+    np.testing.assert_allclose(
+        outputs["true"]["1.wav"], outputs["false"]["1.wav"], atol=1e-6
+    )
+    assert not np.allclose(
+        outputs["true"]["0.wav"], outputs["false"]["0.wav"], atol=1e-6
+    )
 
 
 # ---------------------------------------------------------------- chunking
@@ -355,6 +405,7 @@ def test_chunked_close_to_whole_for_bss_cffma(cffma_runner, tmp_path):
 
 
 # ----------------------------------------------------------------- packing
+@pytest.mark.slow  # ESPnet inference end to end on the unpacked archive
 def test_pack_roundtrip_with_espnet_inference(cffma_exp, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     archive = tmp_path / "model.zip"

@@ -408,6 +408,9 @@ score_dir() {
     inf_opts+=(--inf_scp "$(dirname "${inf_scp}")/$(basename "${inf_scp}" | sed "s/spk1/spk${n}/")")
   done
   log "Scoring ${inf_scp} with ${_nj} job(s): ${ldir}/*.log"
+  # ESPnet's scorer writes STOI, ESTOI, SI-SNR, SDR; PESQ comes from the
+  # plugin's scorer below, computed once per utterance for PESQ_WB and the
+  # composite measures (the same pesq() call as ESPnet's --use_pesq true).
   # shellcheck disable=SC2086
   ${decode_cmd} JOB=1:"${_nj}" "${ldir}"/enh_scoring.JOB.log \
     ${python} -m espnet2.bin.enh_scoring \
@@ -415,7 +418,7 @@ score_dir() {
     --output_dir "${ldir}/output.JOB" \
     "${ref_opts[@]}" "${inf_opts[@]}" \
     --ref_channel 0 \
-    --use_pesq true ||
+    --use_pesq false ||
     { tail -n 30 "${ldir}/enh_scoring.1.log" >&2; die "scoring failed: see ${ldir}/enh_scoring.*.log"; }
   # shellcheck disable=SC2086
   ${decode_cmd} JOB=1:"${_nj}" "${ldir}"/composite.JOB.log \
@@ -424,9 +427,9 @@ score_dir() {
     --ref_scp "${data}/spk1.scp" \
     --inf_scp "${inf_scp}" \
     --output_dir "${ldir}/output.JOB" \
-    --metrics composite \
+    --metrics pesq_composite \
     --nj 1 ||
-    { tail -n 30 "${ldir}/composite.1.log" >&2; die "composite scoring failed: see ${ldir}/composite.*.log"; }
+    { tail -n 30 "${ldir}/composite.1.log" >&2; die "PESQ/composite scoring failed: see ${ldir}/composite.*.log"; }
   ${python} -m espnet_cffma.recipe.results merge --logdir "${ldir}" --nj "${_nj}" --output_dir "${out}"
   mark_done "${out}" "${sig}"
 }

@@ -17,6 +17,8 @@ import argparse
 import logging
 import sys
 
+from espnet2.utils.types import str2bool
+
 from espnet_cffma.enhance.model_files import DEFAULT_CHECKPOINT
 
 logger = logging.getLogger("espnet_cffma.enhance")
@@ -66,6 +68,15 @@ def get_parser() -> argparse.ArgumentParser:
         type=float,
         default=60.0,
         help="padded audio per forward pass (memory bound)",
+    )
+    run.add_argument(
+        "--batch_mixed_lengths",
+        type=str2bool,
+        default=None,
+        help="batch files of different lengths together (zero-padded). Default: "
+        "what the model declares (its separator's padding_invariant attribute); "
+        "models that declare nothing only batch equally long files, which is "
+        "always exact",
     )
     run.add_argument(
         "--chunk_seconds",
@@ -135,7 +146,11 @@ def main(argv=None) -> int:
         )
         logger.info("Model: %s + %s", files.config, files.model_file)
         runner = ModelRunner.from_files(
-            files, device=args.device, fs=args.fs, allow_pickle=args.allow_pickle
+            files,
+            device=args.device,
+            fs=args.fs,
+            allow_pickle=args.allow_pickle,
+            mixed_lengths=args.batch_mixed_lengths,
         )
         runner.max_batch_samples = max(int(args.batch_seconds * runner.fs), 1)
         options = EnhanceOptions(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from espnet_cffma.demo.signals import resample
+from espnet_cffma.resampling import resample
 
 SPEECH_SR = 16000  # Asterisk's G.722 prompts are 16 kHz wideband
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")

@@ -6,7 +6,6 @@ All signals are 1-D float arrays ``[T]`` (mono) unless stated otherwise.
 from __future__ import annotations
 
 import numpy as np
-import soxr
 
 COLORS = ("white", "pink", "brown", "blue", "violet")
 # Spectral slope of the power spectral density, PSD ~ f**exponent.
@@ -79,23 +78,6 @@ def noise_gain_for_snr(clean: np.ndarray, noise: np.ndarray, snr: float) -> floa
     if e_noise <= 0:
         raise ValueError("cannot scale a silent noise segment to an SNR")
     return float(np.sqrt(e_clean / (e_noise * 10.0 ** (snr / 10.0))))
-
-
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Band-limited resampling with soxr (high quality).
-
-    Args:
-        x: Signal ``[T]``.
-        sr_in: Its sample rate.
-        sr_out: Wanted sample rate.
-
-    Returns:
-        ``[T * sr_out / sr_in]`` float32.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if sr_in == sr_out:
-        return x
-    return soxr.resample(x, sr_in, sr_out, quality="HQ").astype(np.float32)
 
 
 def _frame_rms_db(x: np.ndarray, frame: int) -> np.ndarray:

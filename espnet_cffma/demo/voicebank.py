@@ -45,8 +45,9 @@ from espnet_cffma.demo.corpus import (
     write_wav,
 )
 from espnet_cffma.demo.noise import NoiseMaker, NoiseSegment
-from espnet_cffma.demo.signals import resample, rms_db, scale_noise_to_snr
+from espnet_cffma.demo.signals import rms_db, scale_noise_to_snr
 from espnet_cffma.demo.utterances import UtteranceMaker
+from espnet_cffma.resampling import resample
 
 logger = logging.getLogger(__name__)
 

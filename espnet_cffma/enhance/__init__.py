@@ -2,7 +2,8 @@
 
 Entry points: ``cffma-enhance`` / ``python -m espnet_cffma.bin.enhance`` for
 enhancement and ``python -m espnet_cffma.bin.pack`` for model archives. The
-modules here hold one concept each: model files and checkpoints, the batched
-model runner, audio I/O, input discovery, resampling, chunked overlap-add, and
-the engine that ties them together.
+modules here hold one concept each: model files (finding, unpacking) and
+checkpoints, packing, the model runner (one padded forward pass), audio I/O,
+input discovery, chunked overlap-add, and the engine that plans batches and
+ties them together. Resampling is shared: :mod:`espnet_cffma.resampling`.
 """

@@ -6,17 +6,17 @@ the destination folder that replaces the final name only once complete, so an
 interrupted or failed run never leaves half a file under the real name.
 """
 
+import contextlib
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from espnet_cffma.enhance.atomic import default_file_mode
 from espnet_cffma.enhance.errors import EnhanceError
+from espnet_cffma.fileio import atomic_path, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -218,22 +218,24 @@ class AtomicAudioWriter:
         self.written = 0
         self.clipped = 0
         self._file: sf.SoundFile | None = None
-        self._tmp: str | None = None
+        self._rename = contextlib.ExitStack()
 
     def __enter__(self) -> "AtomicAudioWriter":
-        self.spec.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(
-            prefix=f".{self.spec.path.name}.", suffix=".part", dir=self.spec.path.parent
-        )
-        os.close(fd)
-        self._file = sf.SoundFile(
-            self._tmp,
-            mode="w",
-            samplerate=self.spec.samplerate,
-            channels=self.spec.channels,
-            format=self.spec.format,
-            subtype=self.spec.subtype,
-        )
+        # fileio.atomic_path renames the temporary file into place when the
+        # stack closes without an error, and removes it otherwise.
+        tmp = self._rename.enter_context(atomic_path(self.spec.path))
+        try:
+            self._file = sf.SoundFile(
+                str(tmp),
+                mode="w",
+                samplerate=self.spec.samplerate,
+                channels=self.spec.channels,
+                format=self.spec.format,
+                subtype=self.spec.subtype,
+            )
+        except BaseException as e:
+            self._rename.__exit__(type(e), e, e.__traceback__)
+            raise
         return self
 
     def write(self, block: np.ndarray) -> None:
@@ -257,19 +259,17 @@ class AtomicAudioWriter:
                     np.zeros((missing, self.spec.channels), dtype=np.float32)
                 )
             self._file.close()
-            if exc_type is None:
-                os.chmod(self._tmp, default_file_mode())
-                os.replace(self._tmp, self.spec.path)
-                self._tmp = None
-        finally:
-            if self._tmp is not None and os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+        except BaseException as e:
+            self._file.close()
+            self._rename.__exit__(type(e), e, e.__traceback__)
+            raise
+        self._rename.__exit__(exc_type, exc, tb)
 
 
 def _libsndfile_reason(error: BaseException) -> str:
-    text = str(error).strip()
+    reason = first_line(error)
     # soundfile prefixes messages with "Error opening '<path>': "; the path is
     # already in our message.
-    if ": " in text and text.startswith("Error opening"):
-        text = text.split(": ", 1)[1]
-    return text.splitlines()[0] if text else type(error).__name__
+    if reason.startswith("Error opening") and ": " in reason:
+        reason = reason.split(": ", 1)[1]
+    return reason

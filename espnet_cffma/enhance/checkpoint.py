@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from espnet_cffma.enhance.errors import ModelLoadError
+from espnet_cffma.fileio import first_line
 
 
 def read_state_dict(
@@ -49,11 +50,11 @@ def read_state_dict(
                 "its source."
             ) from None
         raise ModelLoadError(
-            f"Model checkpoint {path} is corrupt or truncated ({_first_line(e)})"
+            f"Model checkpoint {path} is corrupt or truncated ({first_line(e)})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
         raise ModelLoadError(
-            f"Model checkpoint {path} is corrupt or truncated ({_first_line(e)})"
+            f"Model checkpoint {path} is corrupt or truncated ({first_line(e)})"
         ) from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]  # ESPnet's checkpoint.pth keeps the weights there
@@ -99,8 +100,3 @@ def load_into(
             f"config: {'; '.join(parts)}"
         )
     model.load_state_dict(state_dict, strict=True)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

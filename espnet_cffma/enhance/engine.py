@@ -7,7 +7,9 @@ back; write the input's rate, channel count, length and sample format
 atomically. One file's failure is recorded and the run goes on.
 
 Files up to ``chunk_seconds`` are read whole and enhanced in length-sorted
-batches. Longer files are streamed: blocks are read with
+batches (:func:`plan_batches`, the one place that groups signals: files into
+batches here, and the channels of one file that alone exceeds the budget).
+Longer files are streamed: blocks are read with
 ``SoundFile.blocks``, resampled by a streaming soxr filter, enhanced in
 overlapping chunks (:class:`~espnet_cffma.enhance.overlap_add.OverlapAdd`)
 and written block by block, so memory does not grow with the file's length.
@@ -15,7 +17,8 @@ and written block by block, so memory does not grow with the file's length.
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +26,6 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from espnet_cffma.enhance.atomic import write_text_atomic
 from espnet_cffma.enhance.audio_io import (
     AtomicAudioWriter,
     AudioInfo,
@@ -36,8 +38,9 @@ from espnet_cffma.enhance.audio_io import (
 from espnet_cffma.enhance.errors import EnhanceError
 from espnet_cffma.enhance.inputs import Job, JobList, write_lists
 from espnet_cffma.enhance.overlap_add import OverlapAdd
-from espnet_cffma.enhance.resampling import StreamResampler, fix_length, resample
 from espnet_cffma.enhance.runner import ModelRunner
+from espnet_cffma.fileio import first_line
+from espnet_cffma.resampling import StreamResampler, fix_length, resample
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +118,53 @@ class Summary:
         return "\n".join(lines)
 
 
+def plan_batches(
+    sizes: list[tuple[int, int]], budget: int, mixed_lengths: bool
+) -> list[list[int]]:
+    """Groups items into batches for one forward pass each, longest first.
+
+    Args:
+        sizes: per item, ``(rows, frames)``: its signals (channels) and their
+            length at the model's rate.
+        budget: padded samples per batch (rows x longest frames); an item
+            larger than that gets a batch of its own.
+        mixed_lengths: whether items of different lengths may share a batch
+            (zero padding); otherwise a batch holds one length only.
+
+    Returns:
+        Batches of item indices; equally long items keep their input order.
+    """
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i][1])
+    batches: list[list[int]] = []
+    group: list[int] = []
+    rows = longest = 0
+    for i in order:
+        item_rows, frames = sizes[i]
+        if group and (
+            (rows + item_rows) * longest > budget
+            or (not mixed_lengths and frames != longest)
+        ):
+            batches.append(group)
+            group, rows = [], 0
+        if not group:
+            longest = frames  # sorted: the first item is the longest
+        group.append(i)
+        rows += item_rows
+    if group:
+        batches.append(group)
+    return batches
+
+
+@dataclass
+class _Item:
+    """One input on its way through the run."""
+
+    job: Job
+    info: AudioInfo
+    result: FileResult
+    spec: OutputSpec | None = None
+
+
 class Enhancer:
     """Enhances jobs with a :class:`~espnet_cffma.enhance.runner.ModelRunner`.
 
@@ -152,8 +202,26 @@ class Enhancer:
     def run(self, jobs: JobList, progress: bool = True) -> Summary:
         """Enhances every job; never raises for a single file's problem."""
         results = [FileResult(e.path, error=e.message) for e in jobs.errors]
-        probed: list[tuple[Job, AudioInfo, FileResult]] = []
-        for job in jobs.jobs:
+        items = self._probe(jobs.jobs, results)
+        todo = self._without_existing_outputs(items)
+        with self._progress_bar(todo, progress) as bar:
+            self._enhance_short([i for i in todo if not self._is_long(i.info)], bar)
+            for item in todo:
+                if self._is_long(item.info):
+                    self._guard(item, lambda item=item: self._stream(item, bar))
+        summary = Summary(results)
+        succeeded = {
+            item.job.output: item.result.output
+            for item in items
+            if item.result.error is None and item.result.output is not None
+        }
+        summary.lists = write_lists(jobs, succeeded)
+        return summary
+
+    def _probe(self, jobs: list[Job], results: list[FileResult]) -> list[_Item]:
+        """Reads every header; unreadable or too short inputs fail here."""
+        items = []
+        for job in jobs:
             result = FileResult(str(job.source))
             results.append(result)
             try:
@@ -162,17 +230,26 @@ class Enhancer:
             except EnhanceError as e:
                 result.error = e.message
                 continue
-            probed.append((job, info, result))
+            items.append(_Item(job, info, result))
+        return items
 
+    def _without_existing_outputs(self, items: list[_Item]) -> list[_Item]:
+        """Chooses each output's format; drops those kept by ``skip_existing``."""
         todo = []
-        for job, info, result in probed:
-            spec = self._spec(job, info)
-            if self.options.skip_existing and spec.path.exists():
-                result.output, result.skipped = spec.path, True
+        for item in items:
+            channels = 1 if self.options.mixdown else item.info.channels
+            item.spec = output_spec(
+                item.info, item.job.output, channels, self.options.subtype
+            )
+            if self.options.skip_existing and item.spec.path.exists():
+                item.result.output, item.result.skipped = item.spec.path, True
             else:
-                todo.append((job, info, result, spec))
+                todo.append(item)
+        return todo
 
-        total = sum(info.duration for _, info, _, _ in todo)
+    @contextmanager
+    def _progress_bar(self, items: list[_Item], progress: bool) -> Iterator[tqdm]:
+        total = sum(item.info.duration for item in items)
         with tqdm(
             total=round(total, 2),
             unit="s",
@@ -180,21 +257,7 @@ class Enhancer:
             disable=not progress,
             bar_format=BAR_FORMAT,
         ) as bar:
-            short = [t for t in todo if not self._is_long(t[1])]
-            long = [t for t in todo if self._is_long(t[1])]
-            for group in self._groups(short):
-                self._enhance_group(group, bar)
-            for item in long:
-                self._guard(item, lambda item=item: self._stream(*item, bar))
-
-        summary = Summary(results)
-        succeeded = {
-            job.output: result.output
-            for job, _, result in probed
-            if result.error is None and result.output is not None
-        }
-        summary.lists = write_lists(jobs, succeeded, write_text_atomic)
-        return summary
+            yield bar
 
     # ------------------------------------------------------------- planning
     def _model_frames(self, info: AudioInfo) -> int:
@@ -215,76 +278,81 @@ class Enhancer:
                 "analysis frame)",
             )
 
-    def _spec(self, job: Job, info: AudioInfo) -> OutputSpec:
-        channels = 1 if self.options.mixdown else info.channels
-        return output_spec(info, job.output, channels, self.options.subtype)
+    def _enhance_rows(self, rows: list[np.ndarray]) -> list[np.ndarray]:
+        """Enhances mono signals at the model's rate, one batch per budget.
 
-    def _groups(self, items: list) -> Iterable[list]:
-        """Length-sorted groups whose padded size fits one batch budget."""
-        items = sorted(items, key=lambda t: -self._model_frames(t[1]))
-        group, rows, longest = [], 0, 0
-        for item in items:
-            channels = 1 if self.options.mixdown else item[1].channels
-            if group and (rows + channels) * longest > self.runner.max_batch_samples:
-                yield group
-                group, rows = [], 0
-            if not group:
-                longest = self._model_frames(item[1])  # sorted: the first is longest
-            group.append(item)
-            rows += channels
-        if group:
-            yield group
+        Signals handed over together normally fit one batch (the files were
+        grouped by :func:`plan_batches`); a single file whose channels exceed
+        the budget is split here by the same rule.
+        """
+        outputs: list[np.ndarray | None] = [None] * len(rows)
+        sizes = [(1, len(row)) for row in rows]
+        for batch in plan_batches(
+            sizes, self.runner.max_batch_samples, self.runner.mixed_lengths
+        ):
+            for i, out in zip(batch, self.runner.forward([rows[i] for i in batch])):
+                outputs[i] = out
+        return outputs
 
     # ---------------------------------------------------------- processing
-    def _guard(self, item, work) -> None:
+    def _guard(self, item: _Item, work) -> None:
         """Runs ``work`` for one file, turning any failure into its result."""
-        job, _, result, _ = item
         try:
             work()
         except EnhanceError as e:
-            result.error = e.message
+            item.result.error = e.message
         except MemoryError:
-            result.error = "out of memory: lower --chunk_seconds / --batch_seconds"
+            item.result.error = "out of memory: lower --chunk_seconds / --batch_seconds"
         except Exception as e:  # the model or libsndfile failing on this input
-            logger.debug("Failure on %s", job.source, exc_info=True)
-            result.error = f"enhancement failed ({type(e).__name__}: {_brief(e)})"
+            logger.debug("Failure on %s", item.job.source, exc_info=True)
+            item.result.error = f"enhancement failed ({_describe(e)})"
 
     def _warn(self, result: FileResult, message: str) -> None:
         result.warnings.append(message)
         logger.warning("%s: %s", result.source, message)
 
-    def _load(self, job: Job, info: AudioInfo, result: FileResult) -> np.ndarray:
-        """Reads, checks and resamples one short file: ``[N_model, C]``."""
-        data = read_all(job.source)
-        checker = SampleChecker(str(job.source))
-        checker.check(data)
+    def _report_input(self, item: _Item, checker: SampleChecker) -> None:
         warning = checker.clipping_warning()
         if warning:
-            self._warn(result, warning)
+            self._warn(item.result, warning)
         if checker.silent:
-            logger.info("%s: digital silence in, silence out", job.source)
+            logger.info("%s: digital silence in, silence out", item.job.source)
+
+    def _load(self, item: _Item) -> np.ndarray:
+        """Reads, checks and resamples one short file: ``[N_model, C]``."""
+        data = read_all(item.job.source)
+        checker = SampleChecker(str(item.job.source))
+        checker.check(data)
+        self._report_input(item, checker)
         if self.options.mixdown and data.shape[1] > 1:
             data = data.mean(axis=1, keepdims=True)
-        return resample(data, info.samplerate, self.runner.fs)
+        return resample(data, item.info.samplerate, self.runner.fs)
 
-    def _enhance_group(self, group: list, bar: tqdm) -> None:
+    def _enhance_short(self, items: list[_Item], bar: tqdm) -> None:
+        """Files read whole, in batches planned by :func:`plan_batches`."""
+        sizes = [(item.spec.channels, self._model_frames(item.info)) for item in items]
+        for batch in plan_batches(
+            sizes, self.runner.max_batch_samples, self.runner.mixed_lengths
+        ):
+            self._enhance_batch([items[i] for i in batch], bar)
+
+    def _enhance_batch(self, batch: list[_Item], bar: tqdm) -> None:
         loaded = []
-        for item in group:
-            job, info, result, _ = item
+        for item in batch:
             try:
-                loaded.append((item, self._load(job, info, result)))
+                loaded.append((item, self._load(item)))
             except Exception as e:
-                result.error = (
+                item.result.error = (
                     e.message
                     if isinstance(e, EnhanceError)
-                    else f"cannot prepare the audio ({type(e).__name__}: {_brief(e)})"
+                    else f"cannot prepare the audio ({_describe(e)})"
                 )
-                bar.update(round(info.duration, 2))
+                bar.update(round(item.info.duration, 2))
         if not loaded:
             return
         rows = [column for _, x in loaded for column in x.T]
         try:
-            outputs = self.runner.enhance(rows)
+            outputs = self._enhance_rows(rows)
         except Exception:
             if len(loaded) == 1:
                 outputs = None
@@ -300,33 +368,33 @@ class Enhancer:
             start += channels
             self._guard(item, lambda i=item, x=x, m=mine: self._finish(i, x, m, bar))
 
-    def _finish(self, item, x: np.ndarray, outputs, bar: tqdm) -> None:
+    def _finish(self, item: _Item, x: np.ndarray, outputs, bar: tqdm) -> None:
         """Enhances (if needed), checks and writes one short file."""
-        job, info, result, spec = item
+        info = item.info
         try:
             if outputs is None:
-                outputs = self.runner.enhance(list(x.T))
+                outputs = self._enhance_rows(list(x.T))
             y = np.stack(outputs, axis=1)
             if not np.isfinite(y).all():
-                raise EnhanceError(str(job.source), "the model produced NaN/Inf")
+                raise EnhanceError(str(item.job.source), "the model produced NaN/Inf")
             y = fix_length(resample(y, self.runner.fs, info.samplerate), info.frames)
-            with AtomicAudioWriter(spec, info.frames) as writer:
+            with AtomicAudioWriter(item.spec, info.frames) as writer:
                 writer.write(y)
-            self._note_clipped_output(result, writer)
-            result.output = spec.path
+            self._note_clipped_output(item.result, writer)
+            item.result.output = item.spec.path
         finally:
             bar.update(round(info.duration, 2))
 
-    def _stream(self, job, info, result, spec, bar: tqdm) -> None:
+    def _stream(self, item: _Item, bar: tqdm) -> None:
         """Enhances one long file chunk by chunk, in bounded memory."""
+        job, info, spec = item.job, item.info, item.spec
         fs, rate = self.runner.fs, info.samplerate
-        channels = spec.channels
         checker = SampleChecker(str(job.source))
-        to_model = StreamResampler(rate, fs, channels)
-        from_model = StreamResampler(fs, rate, channels)
+        to_model = StreamResampler(rate, fs, spec.channels)
+        from_model = StreamResampler(fs, rate, spec.channels)
 
         def process(chunk: np.ndarray) -> np.ndarray:
-            out = np.stack(self.runner.enhance(list(chunk.T)), axis=1)
+            out = np.stack(self._enhance_rows(list(chunk.T)), axis=1)
             if not np.isfinite(out).all():
                 raise EnhanceError(str(job.source), "the model produced NaN/Inf")
             return out
@@ -355,17 +423,13 @@ class Enhancer:
             writer.write(from_model.flush())
         if checker.frames != info.frames:
             self._warn(
-                result,
+                item.result,
                 f"decoded {checker.frames} samples, the header says {info.frames}; "
                 "output has the header's length",
             )
-        warning = checker.clipping_warning()
-        if warning:
-            self._warn(result, warning)
-        if checker.silent:
-            logger.info("%s: digital silence in, silence out", job.source)
-        self._note_clipped_output(result, writer)
-        result.output = spec.path
+        self._report_input(item, checker)
+        self._note_clipped_output(item.result, writer)
+        item.result.output = spec.path
         logger.info(
             "%s: %d chunks of %.1f s -> %s",
             job.source,
@@ -383,6 +447,6 @@ class Enhancer:
             )
 
 
-def _brief(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:300] if lines else "no message"
+def _describe(error: BaseException) -> str:
+    """``Type: first line`` of an unexpected error, for one-line reports."""
+    return f"{type(error).__name__}: {first_line(error)[:300]}"

@@ -18,6 +18,7 @@ from pathlib import Path
 import soundfile as sf
 
 from espnet_cffma.enhance.errors import EnhanceError
+from espnet_cffma.fileio import ScpFormatError, iter_scp, write_lines_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -94,29 +95,14 @@ def _add_list(scp: Path, output_dir: Path, result: JobList) -> None:
     list_output = output_dir / scp.name
     result.lists.append(list_output)
     try:
-        lines = scp.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        result.errors.append(EnhanceError(str(scp), f"cannot read list: {e}"))
+        lines = list(iter_scp(scp, allow_pipes=False, allow_ark=False))
+    except ScpFormatError as e:
+        result.errors.append(EnhanceError(str(scp), str(e).split(": ", 1)[-1]))
         return
-    for number, line in enumerate(lines, start=1):
-        line = line.strip()
-        if not line:
-            continue
-        parts = line.split(maxsplit=1)
-        where = f"{scp}:{number}"
-        if len(parts) != 2:
-            result.errors.append(EnhanceError(where, "expected '<key> <path>'"))
-            continue
-        key, value = parts
-        if value.endswith("|"):
-            result.errors.append(
-                EnhanceError(where, f"'{key}': pipe commands are not supported")
-            )
-            continue
-        if value.startswith("ark:") or _looks_like_ark_offset(value):
-            result.errors.append(
-                EnhanceError(where, f"'{key}': Kaldi ark entries are not supported")
-            )
+    for line in lines:
+        where, key, value = line.where, line.key, line.value
+        if line.error is not None:
+            result.errors.append(EnhanceError(where, line.error))
             continue
         source = Path(value)
         if not source.is_absolute() and not source.exists():
@@ -131,11 +117,6 @@ def _add_list(scp: Path, output_dir: Path, result: JobList) -> None:
             continue
         output = output_dir / f"{key}{source.suffix or '.wav'}"
         result.jobs.append(Job(source, output, key=key, list_output=list_output))
-
-
-def _looks_like_ark_offset(value: str) -> bool:
-    head, _, tail = value.rpartition(":")
-    return bool(head) and tail.isdigit() and head.endswith(".ark")
 
 
 def _drop_conflicts(result: JobList) -> None:
@@ -160,27 +141,24 @@ def _drop_conflicts(result: JobList) -> None:
     result.jobs = kept
 
 
-def write_lists(
-    result: JobList, succeeded: dict[Path, Path], atomic_write
-) -> list[Path]:
+def write_lists(result: JobList, succeeded: dict[Path, Path]) -> list[Path]:
     """Writes each Kaldi output list: ``<key> <enhanced path>`` for successes.
 
     Args:
         result: the job list.
         succeeded: source job output -> actual output file (its extension may
             have changed).
-        atomic_write: ``(path, text)`` writer.
 
     Returns:
-        The lists written.
+        The lists written (atomically).
     """
-    written = []
     for list_output in result.lists:
-        lines = [
-            f"{job.key} {succeeded[job.output].resolve()}"
-            for job in result.jobs
-            if job.list_output == list_output and job.output in succeeded
-        ]
-        atomic_write(list_output, "".join(line + "\n" for line in lines))
-        written.append(list_output)
-    return written
+        write_lines_atomic(
+            list_output,
+            (
+                f"{job.key} {succeeded[job.output].resolve()}"
+                for job in result.jobs
+                if job.list_output == list_output and job.output in succeeded
+            ),
+        )
+    return list(result.lists)

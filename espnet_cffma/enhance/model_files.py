@@ -2,12 +2,18 @@
 
 A trained model is an ESPnet ``config.yaml`` plus a ``.pth`` state_dict. It
 can be given as an experiment directory (``exp/<tag>/``), a packed archive
-(:mod:`espnet_cffma.enhance.packing`), or the two files. SSL checkpoint paths
+(written by :mod:`espnet_cffma.enhance.packing`, unpacked here with ESPnet's
+``unpack``), or the two files. SSL checkpoint paths
 in the config (``separator_conf.ssl_path_or_url``) are often relative to the
 recipe directory the model was trained in; they are looked up there too.
 """
 
+import hashlib
 import logging
+import os
+import shutil
+import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,7 @@ from typing import Any
 import yaml
 
 from espnet_cffma.enhance.errors import ModelLoadError
+from espnet_cffma.fileio import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +31,8 @@ DEFAULT_CHECKPOINT = "valid.loss.best.pth"
 SSL_PATH_KEYS = ("ssl_path_or_url", "path_or_url")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tbz2", ".txz")
 ARCHIVE_DOUBLE_SUFFIXES = ((".tar", ".gz"), (".tar", ".bz2"), (".tar", ".xz"))
+# Written last into an unpack folder: a folder without it is incomplete.
+_COMPLETE_MARKER = ".unpack_complete"
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,6 @@ def resolve_model_files(
         if model.is_dir():
             return _from_exp_dir(model, checkpoint)
         if model.is_file() and is_archive(model):
-            from espnet_cffma.enhance.packing import unpack_model
-
             return unpack_model(model, unpack_dir)
         if not model.exists():
             raise ModelLoadError(f"Model not found: {model}")
@@ -188,3 +195,83 @@ def localize_ssl_paths(config: dict[str, Any], config_path: Path) -> dict[str, A
             logger.info("SSL checkpoint %s -> %s", value, found)
             set_in(config, key_path, str(found))
     return config
+
+
+def default_unpack_dir(archive: Path) -> Path:
+    """A cache folder per archive (path, size and mtime), under XDG_CACHE_HOME."""
+    stat = archive.stat()
+    key = f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    name = archive.name.split(".")[0] or "model"
+    return cache / "espnet_cffma" / "models" / f"{name}-{digest}"
+
+
+def _check_members(archive: Path) -> None:
+    """Refuses archives with absolute, parent-relative or special members."""
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                names = z.namelist()
+                bad_crc = z.testzip()
+            if bad_crc is not None:
+                raise ModelLoadError(f"Archive {archive} is corrupt ({bad_crc})")
+            special = []
+        else:
+            with tarfile.open(archive) as t:
+                members = t.getmembers()
+            names = [m.name for m in members]
+            special = [m.name for m in members if not (m.isfile() or m.isdir())]
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ModelLoadError(f"Cannot read archive {archive}: {e}") from None
+    unsafe = [n for n in names if Path(n).is_absolute() or ".." in Path(n).parts]
+    if unsafe or special:
+        raise ModelLoadError(
+            f"Archive {archive} has unsafe members: {(unsafe + special)[:3]}"
+        )
+
+
+def unpack_model(archive: str | Path, dest: str | Path | None = None) -> ModelFiles:
+    """Unpacks an archive with ESPnet's ``unpack`` (reusing a complete earlier one).
+
+    Args:
+        archive: the archive.
+        dest: target folder (default: :func:`default_unpack_dir`).
+
+    Returns:
+        The unpacked config and model file.
+
+    Raises:
+        ModelLoadError: unreadable archive, or not an ESPnet model archive.
+    """
+    from espnet2.main_funcs.pack_funcs import unpack
+
+    archive = Path(archive)
+    if not archive.is_file():
+        raise ModelLoadError(f"Model archive not found: {archive}")
+    dest = Path(dest) if dest is not None else default_unpack_dir(archive)
+    marker = dest / _COMPLETE_MARKER
+    if marker.is_file():
+        result = yaml.safe_load(marker.read_text(encoding="utf-8"))
+        files = ModelFiles(Path(result["train_config"]), Path(result["model_file"]))
+        if files.config.is_file() and files.model_file.is_file():
+            return files
+    _check_members(archive)
+    if dest.exists():
+        shutil.rmtree(dest)  # an interrupted earlier unpack
+    dest.mkdir(parents=True)
+    try:
+        result = unpack(archive, dest, use_cache=False)
+    except (RuntimeError, KeyError, AssertionError, yaml.YAMLError) as e:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ModelLoadError(
+            f"{archive} is not an ESPnet model archive (no valid meta.yaml: {e})"
+        ) from None
+    if "train_config" not in result or "model_file" not in result:
+        raise ModelLoadError(
+            f"{archive} is not an enhancement model archive: meta.yaml lists "
+            f"{sorted(result)}, expected train_config and model_file"
+        )
+    write_text_atomic(marker, yaml.safe_dump(result))
+    logger.info("Unpacked %s into %s", archive, dest)
+    return ModelFiles(Path(result["train_config"]), Path(result["model_file"]))

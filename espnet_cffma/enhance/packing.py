@@ -19,14 +19,11 @@ break ``unpack``), so the archive is assembled in a staging folder
 """
 
 import contextlib
-import hashlib
 import io
 import logging
 import os
 import shutil
-import tarfile
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +33,6 @@ from espnet_cffma.enhance.errors import ModelLoadError
 from espnet_cffma.enhance.model_files import (
     ARCHIVE_DOUBLE_SUFFIXES,
     DEFAULT_CHECKPOINT,
-    ModelFiles,
     find_ssl_paths,
     is_archive,
     locate_ssl_file,
@@ -46,9 +42,6 @@ from espnet_cffma.enhance.model_files import (
 )
 
 logger = logging.getLogger(__name__)
-
-# Written last into an unpack folder: a folder without it is incomplete.
-_COMPLETE_MARKER = ".unpack_complete"
 
 
 @contextlib.contextmanager
@@ -152,86 +145,9 @@ def pack_model(
                 outpath=tmp_output.name,
                 option=[member.as_posix() for _, member in ssl_members],
             )
+        # The staging folder is beside the output, so this rename is atomic; a
+        # fileio.atomic_path name would not do: ESPnet's pack picks the archive
+        # format from the exact suffixes (".tar.gz").
         os.replace(tmp_output, output)
     logger.info("Packed %s (%s, ssl bundled: %s)", output, files.model_file, bundle_ssl)
     return output
-
-
-def default_unpack_dir(archive: Path) -> Path:
-    """A cache folder per archive (path, size and mtime), under XDG_CACHE_HOME."""
-    stat = archive.stat()
-    key = f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    name = archive.name.split(".")[0] or "model"
-    return cache / "espnet_cffma" / "models" / f"{name}-{digest}"
-
-
-def _check_members(archive: Path) -> None:
-    """Refuses archives with absolute, parent-relative or special members."""
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as z:
-                names = z.namelist()
-                bad_crc = z.testzip()
-            if bad_crc is not None:
-                raise ModelLoadError(f"Archive {archive} is corrupt ({bad_crc})")
-            special = []
-        else:
-            with tarfile.open(archive) as t:
-                members = t.getmembers()
-            names = [m.name for m in members]
-            special = [m.name for m in members if not (m.isfile() or m.isdir())]
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ModelLoadError(f"Cannot read archive {archive}: {e}") from None
-    unsafe = [n for n in names if Path(n).is_absolute() or ".." in Path(n).parts]
-    if unsafe or special:
-        raise ModelLoadError(
-            f"Archive {archive} has unsafe members: {(unsafe + special)[:3]}"
-        )
-
-
-def unpack_model(archive: str | Path, dest: str | Path | None = None) -> ModelFiles:
-    """Unpacks an archive with ESPnet's ``unpack`` (reusing a complete earlier one).
-
-    Args:
-        archive: the archive.
-        dest: target folder (default: :func:`default_unpack_dir`).
-
-    Returns:
-        The unpacked config and model file.
-
-    Raises:
-        ModelLoadError: unreadable archive, or not an ESPnet model archive.
-    """
-    from espnet2.main_funcs.pack_funcs import unpack
-
-    archive = Path(archive)
-    if not archive.is_file():
-        raise ModelLoadError(f"Model archive not found: {archive}")
-    dest = Path(dest) if dest is not None else default_unpack_dir(archive)
-    marker = dest / _COMPLETE_MARKER
-    if marker.is_file():
-        result = yaml.safe_load(marker.read_text(encoding="utf-8"))
-        files = ModelFiles(Path(result["train_config"]), Path(result["model_file"]))
-        if files.config.is_file() and files.model_file.is_file():
-            return files
-    _check_members(archive)
-    if dest.exists():
-        shutil.rmtree(dest)  # an interrupted earlier unpack
-    dest.mkdir(parents=True)
-    try:
-        result = unpack(archive, dest, use_cache=False)
-    except (RuntimeError, KeyError, AssertionError, yaml.YAMLError) as e:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise ModelLoadError(
-            f"{archive} is not an ESPnet model archive (no valid meta.yaml: {e})"
-        ) from None
-    if "train_config" not in result or "model_file" not in result:
-        raise ModelLoadError(
-            f"{archive} is not an enhancement model archive: meta.yaml lists "
-            f"{sorted(result)}, expected train_config and model_file"
-        )
-    marker.write_text(yaml.safe_dump(result), encoding="utf-8")
-    logger.info("Unpacked %s into %s", archive, dest)
-    return ModelFiles(Path(result["train_config"]), Path(result["model_file"]))

@@ -1,12 +1,18 @@
-"""A loaded ESPnet enhancement model that enhances lists of mono signals.
+"""A loaded ESPnet enhancement model that runs one padded batch of mono signals.
 
 The model is built by ESPnet (``EnhancementTask.build_model``, after
 registering the plugin's classes) and its weights loaded with
-``torch.load(weights_only=True)`` and an exact key match. Signals of
-different lengths are zero-padded into batches and the model is given their
-true lengths; whether that changes a signal's output is measured once when the
-model is loaded (:meth:`ModelRunner.padding_safe`), and models that fail the
-check only ever see batches of equal-length signals.
+``torch.load(weights_only=True)`` and an exact key match.
+
+Signals of different lengths are zero-padded into one batch and the model is
+given their true lengths. Whether padding leaves a signal's output unchanged
+is a property of the architecture (masked norms and attention, an SSL front
+run per utterance), so the separator declares it with a class attribute
+``padding_invariant = True``; the user can override it with
+``--batch_mixed_lengths``. A model that declares nothing only gets batches of
+equal-length signals, which is always exact. (An earlier version probed this
+with two forward passes at load time: that cost two passes of the full model
+on every start and a random-signal probe proves nothing about real inputs.)
 """
 
 import argparse
@@ -28,8 +34,6 @@ from espnet_cffma.enhance.model_files import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_FS = 16000
-# Padded batch output may differ from solo output by float rounding only.
-PADDING_TOLERANCE = 1e-4
 
 
 def build_espnet_model(config: dict, config_path: Path) -> torch.nn.Module:
@@ -60,6 +64,8 @@ class ModelRunner:
         fs: the model's sampling rate.
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         max_batch_samples: padded samples per forward pass (rows x longest row).
+        mixed_lengths: batch signals of different lengths together (None: what
+            the separator declares, see :func:`declares_padding_invariance`).
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class ModelRunner:
         fs: int,
         device: str = "cpu",
         max_batch_samples: int = 30 * DEFAULT_FS,
+        mixed_lengths: bool | None = None,
     ):
         for name in ("encoder", "separator", "decoder"):
             if not hasattr(model, name):
@@ -87,7 +94,9 @@ class ModelRunner:
         self.max_batch_samples = max_batch_samples
         self.min_samples = _min_samples(model)
         self.frame_quantum = _frame_quantum(model)
-        self._padding_safe: bool | None = None
+        if mixed_lengths is None:
+            mixed_lengths = declares_padding_invariance(model)
+        self.mixed_lengths = bool(mixed_lengths)
 
     @classmethod
     def from_files(
@@ -97,6 +106,7 @@ class ModelRunner:
         fs: int | None = None,
         allow_pickle: bool = False,
         max_batch_samples: int | None = None,
+        mixed_lengths: bool | None = None,
     ) -> "ModelRunner":
         """Builds the model from its config and loads its checkpoint.
 
@@ -107,6 +117,7 @@ class ModelRunner:
                 16 kHz).
             allow_pickle: let the checkpoint unpickle arbitrary objects.
             max_batch_samples: see the class (default: 30 s at ``fs``).
+            mixed_lengths: see the class.
 
         Raises:
             ModelLoadError: any problem, with the file named.
@@ -125,7 +136,13 @@ class ModelRunner:
         if not rate:
             rate = DEFAULT_FS
             logger.info("The config names no sampling rate: assuming %d Hz", rate)
-        return cls(model, rate, device, max_batch_samples or 30 * rate)
+        return cls(
+            model,
+            fs=rate,
+            device=device,
+            max_batch_samples=max_batch_samples or 30 * rate,
+            mixed_lengths=mixed_lengths,
+        )
 
     # ------------------------------------------------------------------ running
     @torch.inference_mode()
@@ -172,62 +189,14 @@ class ModelRunner:
         enhanced = enhanced.float().cpu().numpy()
         return [enhanced[i, : len(row)] for i, row in enumerate(rows)]
 
-    def enhance(self, rows: list[np.ndarray]) -> list[np.ndarray]:
-        """Enhances any number of mono signals, in memory-bounded batches.
 
-        Rows are sorted by length and grouped so that a batch holds at most
-        ``max_batch_samples`` padded samples; a model that is not padding-safe
-        only gets batches of equal-length rows.
+def declares_padding_invariance(model: torch.nn.Module) -> bool:
+    """True when the separator states that zero padding leaves outputs unchanged.
 
-        Args:
-            rows: mono float32 signals ``[N_i]`` at :attr:`fs`.
-
-        Returns:
-            Enhanced signals ``[N_i]``, in the order of ``rows``.
-        """
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
-        results: list[np.ndarray | None] = [None] * len(rows)
-        mixed_lengths_ok = len({len(r) for r in rows}) <= 1 or self.padding_safe()
-        group: list[int] = []
-        for i in order:
-            longest = len(rows[group[0]]) if group else len(rows[i])
-            fits = (len(group) + 1) * longest <= self.max_batch_samples
-            same = not group or len(rows[i]) == longest or mixed_lengths_ok
-            if group and not (fits and same):
-                self._run_group(rows, group, results)
-                group = []
-            group.append(i)
-        if group:
-            self._run_group(rows, group, results)
-        return results
-
-    def _run_group(self, rows, group, results) -> None:
-        for i, out in zip(group, self.forward([rows[i] for i in group])):
-            results[i] = out
-
-    def padding_safe(self) -> bool:
-        """Whether zero-padding in a batch leaves a signal's output unchanged.
-
-        Measured once on random signals: one solo, and the same in a batch with
-        a longer one.
-        """
-        if self._padding_safe is None:
-            rng = np.random.default_rng(0)
-            short = max(4 * self.min_samples, self.fs // 2)
-            a = (0.1 * rng.standard_normal(short)).astype(np.float32)
-            b = (0.1 * rng.standard_normal(short * 3 // 2 + 7)).astype(np.float32)
-            solo = self.forward([a])[0]
-            batched = self.forward([a, b])[0]
-            error = float(np.max(np.abs(solo - batched)))
-            bound = PADDING_TOLERANCE * max(float(np.max(np.abs(solo))), 1e-3)
-            self._padding_safe = error <= bound
-            if not self._padding_safe:
-                logger.warning(
-                    "This model's output depends on batch padding (max difference "
-                    "%.3g): signals of different lengths are enhanced one at a time",
-                    error,
-                )
-        return self._padding_safe
+    ESPnet's own separators declare nothing (their TCN and STFT masks see the
+    padding), so they are only batched with equal-length signals.
+    """
+    return bool(getattr(model.separator, "padding_invariant", False))
 
 
 def _declared_rate(model: torch.nn.Module, config: dict) -> int | None:

@@ -7,6 +7,7 @@ so both tools can write into one directory:
 name      definition                                       unit
 ========  ===============================================  ======
 PESQ_WB   ``pesq(16000, ref, deg, 'wb')`` (P.862.2)         MOS
+          (PESQ_NB, ``pesq(8000, ..., 'nb')``, at 8 kHz)
 STOI      ``pystoi.stoi(..., extended=False)``              % (x100)
 ESTOI     ``pystoi.stoi(..., extended=True)``               % (x100)
 SI_SNR    zero-mean SI-SDR (as ESPnet / fast_bss_eval)      dB
@@ -24,15 +25,18 @@ Command line (``--metrics all`` computes everything in this package)::
     python -m espnet_cffma.metrics.scoring --ref_scp data/test/spk1.scp \
         --inf_scp exp/enhanced_test/spk1.scp --output_dir exp/scoring_test --nj 4
 
-Combining with ESPnet's scorer (the recipe's stage 7): ESPnet writes PESQ_WB,
-STOI, ESTOI, SI_SNR, SDR (and SAR, SIR, wav) files, then this module adds the
-composite measures to the same directory and summarises every ``*_spk1`` file
-there into ``result.txt`` and ``result.json``::
+Combining with ESPnet's scorer (the recipe's stage 7): ESPnet writes STOI,
+ESTOI, SI_SNR, SDR (and SAR, SIR, wav) files without PESQ, then this module
+adds PESQ_WB and the composite measures to the same directory (PESQ is
+computed once per utterance and serves both: the composite measures are
+regressions on it; the value is the same ``pesq(16000, ref, deg, 'wb')``
+ESPnet's ``--use_pesq true`` writes) and summarises every ``*_spk1`` file there
+into ``result.txt`` and ``result.json``::
 
     python -m espnet2.bin.enh_scoring --key_file ref.scp --ref_scp ref.scp \
-        --inf_scp inf.scp --output_dir DIR --use_pesq true
+        --inf_scp inf.scp --output_dir DIR --use_pesq false
     python -m espnet_cffma.metrics.scoring --ref_scp ref.scp --inf_scp inf.scp \
-        --output_dir DIR --metrics composite --nj 4
+        --output_dir DIR --metrics pesq_composite --nj 4
 
 Utterances where PESQ finds no speech get a warning and no line in the PESQ
 and composite files (ESPnet's convention); means are over the lines present.
@@ -49,7 +53,6 @@ import multiprocessing
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -58,6 +61,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from espnet_cffma import fileio
 from espnet_cffma.metrics.composite import composite
 from espnet_cffma.metrics.stoi import estoi, stoi
 from espnet_cffma.metrics.validation import MetricInputError, check_pair
@@ -69,6 +73,8 @@ ESPNET_METRICS = ("PESQ_WB", "STOI", "ESTOI", "SI_SNR", "SDR")
 METRIC_SETS = {
     "all": ESPNET_METRICS + COMPOSITE_METRICS,
     "composite": COMPOSITE_METRICS,
+    # Stage 7: what ESPnet's enh_scoring --use_pesq false leaves out.
+    "pesq_composite": ("PESQ_WB",) + COMPOSITE_METRICS,
 }
 
 
@@ -147,7 +153,7 @@ def score_pair(
         ref: Reference signal [T].
         deg: Degraded (noisy or enhanced) signal [T].
         fs: Sampling rate: 16000 (or 8000, with narrow-band PESQ in the
-            composite measures; the PESQ_WB key then holds PESQ-NB).
+            composite measures, returned as PESQ_NB, as ESPnet names it).
         utt_id: Utterance id for warnings and errors.
         metrics: ``"all"``, ``"composite"`` or a list of names (see module doc).
         length_mismatch: ``"error"`` or ``"trim"`` (to the shorter signal).
@@ -177,7 +183,10 @@ def score_pair(
         out["SI_SNR"] = si_snr(ref, deg, fs, utt_id)
     if "SDR" in names:
         out["SDR"] = sdr(ref, deg, fs, utt_id)
-    return {name: out[name] for name in names}
+    scores = {name: out[name] for name in names}
+    if fs == 8000:  # narrow-band PESQ, under ESPnet's name for it
+        scores = {("PESQ_NB" if n == "PESQ_WB" else n): v for n, v in scores.items()}
+    return scores
 
 
 def _metric_names(metrics: str | Sequence[str]) -> tuple[str, ...]:
@@ -201,32 +210,22 @@ def _metric_names(metrics: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def read_scp(path: str | os.PathLike) -> dict[str, str]:
-    """Read a Kaldi-style ``uttid value`` list.
+    """Read a Kaldi-style ``uttid value`` list (:func:`espnet_cffma.fileio.read_scp`).
 
-    Args:
-        path: scp file (``wav.scp``, ``spk1.scp``, key file, ...).
+    Command pipes and ``ark`` entries are allowed: :func:`load_audio` decodes
+    them with kaldiio, as ESPnet's scorer does.
 
     Returns:
-        dict: utterance id -> the rest of the line (a path, ``ark:offset`` or
-        ``command |``), in file order.
+        dict: utterance id -> the rest of the line, in file order.
+
+    Raises:
+        MetricInputError: missing file, malformed line or repeated id (names
+            the file and line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MetricInputError(f"scp file not found: {path}")
-    entries: dict[str, str] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.strip().split(maxsplit=1)
-            if len(parts) != 2:
-                raise MetricInputError(
-                    f"{path}:{lineno}: expected 'uttid value', got {line.strip()!r}"
-                )
-            if parts[0] in entries:
-                raise MetricInputError(f"{path}:{lineno}: duplicate id {parts[0]!r}")
-            entries[parts[0]] = parts[1]
-    return entries
+    try:
+        return fileio.read_scp(path, allow_pipes=True, allow_ark=True)
+    except fileio.ScpFormatError as exc:
+        raise MetricInputError(str(exc)) from None
 
 
 def read_keys(path: str | os.PathLike) -> list[str]:
@@ -254,7 +253,7 @@ def load_audio(
     """
     where = f"{scp}: utterance {utt_id!r} ({value})"
     try:
-        if value.endswith("|") or re.search(r"\.ark:\d+$", value):
+        if fileio.is_pipe_entry(value) or fileio.is_ark_entry(value):
             import kaldiio
 
             rate, data = kaldiio.load_mat(value)
@@ -394,8 +393,8 @@ def score_scp(
         bar.close()
     rows = [{"utt_id": k, **results[k]} for k in keys]
     means = {}
-    for name in names:
-        values = np.array([row[name] for row in rows], dtype=np.float64)
+    for name in _score_names(rows):
+        values = np.array([row.get(name, math.nan) for row in rows], dtype=np.float64)
         n_nan = int(np.isnan(values).sum())
         if n_nan:
             logger.warning("%s: %d utterance(s) without a score (NaN)", name, n_nan)
@@ -403,20 +402,14 @@ def score_scp(
     return rows, means
 
 
+def _score_names(rows: list[dict]) -> list[str]:
+    """Metric names over all rows, in first-seen order (PESQ_NB at 8 kHz)."""
+    return list(dict.fromkeys(n for row in rows for n in row if n != "utt_id"))
+
+
 # ----------------------------------------------------------------------------
 # Output files (ESPnet enh_scoring layout)
 # ----------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_scores(output_dir: str | os.PathLike, rows: Iterable[dict]) -> list[Path]:
@@ -434,16 +427,15 @@ def write_scores(output_dir: str | os.PathLike, rows: Iterable[dict]) -> list[Pa
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = list(rows)
-    names = [k for k in (rows[0] if rows else {}) if k != "utt_id"]
     written = []
-    for name in names:
+    for name in _score_names(rows):
         lines = [
             f"{row['utt_id']} {row[name]!r}\n"
             for row in rows
-            if not math.isnan(row[name])
+            if not math.isnan(row.get(name, math.nan))
         ]
         path = out / f"{name}_spk1"
-        _write_atomic(path, "".join(lines))
+        fileio.write_text_atomic(path, "".join(lines))
         written.append(path)
     return written
 
@@ -487,12 +479,12 @@ def summarize(output_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
     table = [f"{'metric':<{width}}  {'mean':>10}  {'count':>6}\n"]
     for name, s in summary.items():
         table.append(f"{name:<{width}}  {s['mean']:>10.4f}  {s['count']:>6d}\n")
-    _write_atomic(out / "result.txt", "".join(table))
+    fileio.write_text_atomic(out / "result.txt", "".join(table))
     payload = {
         "means": {k: _json_float(v["mean"]) for k, v in summary.items()},
         "counts": {k: v["count"] for k, v in summary.items()},
     }
-    _write_atomic(out / "result.json", json.dumps(payload, indent=2) + "\n")
+    fileio.write_text_atomic(out / "result.json", json.dumps(payload, indent=2) + "\n")
     return summary
 
 
@@ -523,7 +515,9 @@ def get_parser() -> argparse.ArgumentParser:
         default="all",
         choices=sorted(METRIC_SETS),
         help="'all': every metric here; 'composite': CSIG/CBAK/COVL (+LLR, WSS, "
-        "SEGSNR) only, to add to ESPnet enh_scoring's files in the same dir",
+        "SEGSNR) only; 'pesq_composite': PESQ_WB and the composite measures "
+        "(one PESQ per utterance), to add to the files of ESPnet's enh_scoring "
+        "--use_pesq false in the same dir",
     )
     p.add_argument(
         "--length_mismatch",

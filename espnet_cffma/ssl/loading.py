@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from espnet_cffma.fileio import first_line
 from espnet_cffma.ssl.compat import import_s3prl_upstream
 
 
@@ -35,10 +36,10 @@ def load_s3prl_upstream(name: str, path_or_url: str | None, extra_conf: dict):
         if path_or_url and Path(path_or_url).is_file():
             problem = _checkpoint_problem(Path(path_or_url), name)
         elif path_or_url:
-            problem = f"{type(e).__name__}: {_first_line(e)}"
+            problem = f"{type(e).__name__}: {first_line(e)}"
         else:
             problem = (
-                f"{type(e).__name__}: {_first_line(e)}. Hub presets are downloaded "
+                f"{type(e).__name__}: {first_line(e)}. Hub presets are downloaded "
                 "the first time; without internet access, download the checkpoint "
                 "elsewhere and use a '*_local' upstream with ssl_path_or_url"
             )
@@ -48,10 +49,6 @@ def load_s3prl_upstream(name: str, path_or_url: str | None, extra_conf: dict):
         ) from e
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().split("\n")[0]
-
-
 def _checkpoint_problem(path: Path, name: str) -> str:
     """Says why a local checkpoint failed: unreadable, or not this model type."""
     try:
@@ -59,7 +56,7 @@ def _checkpoint_problem(path: Path, name: str) -> str:
     except Exception as e:
         return (
             "the file is corrupt, truncated or not a PyTorch checkpoint "
-            f"({type(e).__name__}: {_first_line(e)[:200]})"
+            f"({type(e).__name__}: {first_line(e)[:200]})"
         )
     return (
         f"the file is a readable checkpoint but not a checkpoint of the model type "

@@ -8,8 +8,10 @@ the length grows: long files are streamed in chunks.
     tools/venv/bin/python tools/benchmarks/enhance_long.py --model exp/<tag> \
         --seconds 10 60 600 --rate 48000 --channels 2
 
-Without ``--model`` a tiny untrained bss_cffma model is built (its speed says
-little about a real configuration; pass a real experiment for that).
+Without ``--model`` an untrained model is built from the recipe's demo
+config (``egs2/voicebank/conf/tuning/train_demo.yaml``, a small real
+bss_cffma on a random two-layer WavLM checkpoint); its speed says little about
+a full-size configuration: pass a real experiment for that.
 """
 
 import argparse
@@ -23,6 +25,41 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import yaml
+
+DEMO_CONFIG = (
+    Path(__file__).resolve().parents[2]
+    / "egs2"
+    / "voicebank"
+    / "conf"
+    / "tuning"
+    / "train_demo.yaml"
+)
+
+
+def write_demo_experiment(exp_dir: Path, seed: int = 0) -> Path:
+    """Writes ``config.yaml`` + a random ``valid.loss.best.pth`` for the demo config.
+
+    The config is completed with ESPnet's defaults, as a training run's
+    ``config.yaml`` is, and points at a random WavLM checkpoint.
+    """
+    import torch
+    from espnet2.tasks.enh import EnhancementTask
+
+    from espnet_cffma.enhance.runner import build_espnet_model
+    from espnet_cffma.fileio import atomic_path, write_text_atomic
+    from espnet_cffma.ssl.checkpoints import build_random_checkpoint
+
+    config = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    ssl = build_random_checkpoint("wavlm", exp_dir / "ssl" / "wavlm_random.pt")
+    config["separator_conf"]["ssl_path_or_url"] = str(ssl)
+    config = {**vars(EnhancementTask.get_parser().parse_args([])), **config}
+    write_text_atomic(exp_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    torch.manual_seed(seed)
+    model = build_espnet_model(config, exp_dir / "config.yaml")
+    with atomic_path(exp_dir / "valid.loss.best.pth") as tmp:
+        torch.save(model.state_dict(), tmp)
+    return exp_dir
 
 
 def write_input(path: Path, seconds: float, rate: int, channels: int) -> None:
@@ -57,7 +94,7 @@ def child(args: argparse.Namespace) -> None:
     runner = ModelRunner.from_files(resolve_model_files(args.model))
     runner.max_batch_samples = int(args.batch_seconds * runner.fs)
     enhancer = Enhancer(runner, EnhanceOptions(chunk_seconds=args.chunk_seconds))
-    runner.enhance([np.zeros(runner.fs, np.float32)])  # warm-up
+    runner.forward([np.zeros(runner.fs, np.float32)])  # warm-up
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     summary = enhancer.run(collect_jobs([args.input], args.output), progress=False)
@@ -94,9 +131,7 @@ def main() -> None:
         tmp = Path(tmp)
         model = args.model
         if model is None:
-            from espnet_cffma.enhance.tiny_models import write_tiny_experiment
-
-            model = str(write_tiny_experiment(tmp / "exp" / "tiny", "bss_cffma"))
+            model = str(write_demo_experiment(tmp / "exp" / "demo"))
         print(
             f"model {model}; input {args.rate} Hz, {args.channels} ch; chunks "
             f"{args.chunk_seconds} s; {args.num_threads} torch thread(s)"

@@ -1,4 +1,4 @@
-"""Tiny untrained experiment directories, for tests, benchmarks and dry runs.
+"""Tiny untrained experiment directories for the tests of cffma-enhance.
 
 Each is what ESPnet training leaves behind (``exp/<tag>/config.yaml`` and
 ``valid.loss.best.pth``) with random weights, so every loading path (exp dir,
@@ -13,7 +13,6 @@ Their "enhancement" is meaningless.
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -113,8 +112,8 @@ def write_tiny_experiment(
     """
     from espnet2.tasks.enh import EnhancementTask
 
-    from espnet_cffma.enhance.atomic import default_file_mode
     from espnet_cffma.enhance.runner import build_espnet_model
+    from espnet_cffma.fileio import atomic_path
 
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
@@ -132,8 +131,6 @@ def write_tiny_experiment(
         yaml.safe_dump(config, f, sort_keys=False)
     torch.manual_seed(seed)
     model = build_espnet_model(config, exp_dir / "config.yaml")
-    with tempfile.NamedTemporaryFile(dir=exp_dir, suffix=".tmp", delete=False) as f:
-        torch.save(model.state_dict(), f)
-    os.chmod(f.name, default_file_mode())
-    os.replace(f.name, exp_dir / "valid.loss.best.pth")
+    with atomic_path(exp_dir / "valid.loss.best.pth") as tmp:
+        torch.save(model.state_dict(), tmp)
     return exp_dir

@@ -1,6 +1,7 @@
-"""Sample-rate conversion with soxr, whole-array and streaming.
+"""Sample-rate conversion with soxr, whole-array and streaming: the one resampler.
 
-Both use the same soxr filter, and soxr's streaming output equals its
+Used by enhancement (``cffma-enhance``) and by the demo corpora. Both
+functions use the same soxr filter, and soxr's streaming output equals its
 whole-array output sample for sample, which keeps chunked and whole-file
 enhancement comparable.
 """
@@ -12,7 +13,18 @@ QUALITY = "HQ"
 
 
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Resamples ``x`` ``[N, C]`` (float32) from ``rate_in`` to ``rate_out``."""
+    """Resamples ``x`` from ``rate_in`` to ``rate_out`` (band-limited, soxr HQ).
+
+    Args:
+        x: a signal ``[N]`` or ``[N, C]``.
+        rate_in: its sampling rate.
+        rate_out: the wanted rate.
+
+    Returns:
+        float32 ``[N * rate_out / rate_in]`` or ``[..., C]``, the input's shape
+        otherwise (unchanged, as float32, when the rates are equal).
+    """
+    x = np.asarray(x, dtype=np.float32)
     if rate_in == rate_out:
         return x
     return np.ascontiguousarray(
