@@ -19,12 +19,8 @@ from speech_clips import real_speech_clips
 
 from espnet_cffma.demo import sources, voicebank, whamr
 from espnet_cffma.demo.audio import load_audio
-from espnet_cffma.demo.signals import (
-    colored_noise,
-    resample,
-    scale_noise_to_snr,
-    snr_db,
-)
+from espnet_cffma.demo.signals import colored_noise, scale_noise_to_snr, snr_db
+from espnet_cffma.resampling import resample
 
 VB_DIRS = [d for pair in voicebank.DIRS.values() for d in pair]
 
