@@ -10,8 +10,9 @@
 #   4 collect stats  ESPnet --collect_stats over nj jobs, aggregated
 #   5 train          espnet_cffma.bin.enh_train (resumable, multi-GPU through espnet2.bin.launch)
 #   6 enhance        espnet_cffma.bin.enh_inference on the valid and test sets
-#   7 score          PESQ-WB, STOI, ESTOI, SI-SNR, SDR (espnet2.bin.enh_scoring) and
-#                    CSIG/CBAK/COVL (espnet_cffma.metrics) for the noisy input and the
+#   7 score          STOI, ESTOI, SI-SNR, SDR (espnet2.bin.enh_scoring), PESQ-WB and
+#                    CSIG/CBAK/COVL (espnet_cffma.metrics, one PESQ per utterance)
+#                    for the noisy input and the
 #                    enhanced output; RESULTS.md; spectrogram pictures
 #   8 pack           one archive of the model (SSL checkpoint bundled) for
 #                    cffma-enhance --model; runs only with --skip_pack false
