@@ -76,7 +76,7 @@ class ProgressiveLossWrapper(AbsLossWrapper):
             )
         return absolute_targets(speech, noise, self.absolute_snrs_db)
 
-    def forward(self, ref, inf, others={}):
+    def forward(self, ref, inf, others=None):
         """Computes the weighted sum over outputs.
 
         Args:
@@ -87,6 +87,7 @@ class ProgressiveLossWrapper(AbsLossWrapper):
         Returns:
             loss (scalar), stats (per-stage losses), ``{"perm": ...}``.
         """
+        others = others or {}
         if INTERMEDIATE_KEY not in others or MIXTURE_KEY not in others:
             raise ValueError(
                 "progressive loss wrapper needs a separator that returns "

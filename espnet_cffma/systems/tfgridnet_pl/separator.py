@@ -125,9 +125,7 @@ class TFGridNetPLSeparator(AbsSeparator):
             for _ in range(n_layers)
         )
         # The final head keeps tfgridnetv2's name ("deconv") so its weights load.
-        self.deconv = torch.nn.ConvTranspose2d(
-            emb_dim, n_srcs * 2, ks, padding=padding
-        )
+        self.deconv = torch.nn.ConvTranspose2d(emb_dim, n_srcs * 2, ks, padding=padding)
         self.intermediate_deconvs = torch.nn.ModuleList(
             torch.nn.ConvTranspose2d(emb_dim, n_srcs * 2, ks, padding=padding)
             for _ in output_blocks[:-1]
@@ -135,6 +133,7 @@ class TFGridNetPLSeparator(AbsSeparator):
 
     @property
     def num_spk(self) -> int:
+        """Number of output sources."""
         return self.n_srcs
 
     def forward(
@@ -214,4 +213,5 @@ class TFGridNetPLSeparator(AbsSeparator):
         return torch.nn.functional.pad(wav, (0, n_samples - wav.shape[-1]))
 
     def forward_streaming(self, input_frame: torch.Tensor, buffer=None):
+        """Not supported: TF-GridNet's blocks see the whole utterance."""
         raise NotImplementedError("tfgridnet_pl is an offline (non-causal) model")
