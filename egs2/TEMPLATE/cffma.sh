@@ -407,6 +407,12 @@ score_dir() {
     --metrics composite \
     --nj 1 ||
     { tail -n 30 "${ldir}/composite.1.log" >&2; die "composite scoring failed: see ${ldir}/composite.*.log"; }
+  # DNSMOS P.835/P.808 (non-intrusive); the key lists are slices of ${inf_scp}.
+  # shellcheck disable=SC2086
+  ${decode_cmd} JOB=1:"${_nj}" "${ldir}"/dnsmos.JOB.log \
+    ${python} -m espnet_cffma.metrics.dnsmos \
+    --wav_scp "${ldir}/keys.JOB.scp" --output_dir "${ldir}/output.JOB" ||
+    { tail -n 30 "${ldir}/dnsmos.1.log" >&2; die "DNSMOS scoring failed: see ${ldir}/dnsmos.*.log"; }
   ${python} -m espnet_cffma.recipe.results merge --logdir "${ldir}" --nj "${_nj}" --output_dir "${out}"
   mark_done "${out}" "${sig}"
 }
