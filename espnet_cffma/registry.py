@@ -16,20 +16,29 @@ _registered = False
 def register_espnet_classes() -> None:
     """Registers the separator, criterion and optimisers. Idempotent.
 
-    ``separator: bss_cffma``, criterion ``log1p_l1``, ``optim: adam_ssl`` /
-    ``adamw_ssl``.
+    ``separator: bss_cffma`` / ``tfgridnet_pl``, criteria ``log1p_l1`` /
+    ``compressed_spec_si_snr``, loss wrapper ``progressive``, ``optim:
+    adam_ssl`` / ``adamw_ssl``.
     """
     global _registered
     if _registered:
         return
     from espnet2.tasks import abs_task, enh
 
+    from espnet_cffma.losses.compressed_spectrum import CompressedSpectrumSISNRLoss
     from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
+    from espnet_cffma.losses.progressive import ProgressiveLossWrapper
     from espnet_cffma.optim import SSLAwareAdam, SSLAwareAdamW
     from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
+    from espnet_cffma.systems.tfgridnet_pl.separator import TFGridNetPLSeparator
 
     enh.separator_choices.classes["bss_cffma"] = BSSCFFMASeparator
+    enh.separator_choices.classes["tfgridnet_pl"] = TFGridNetPLSeparator
     enh.criterion_choices.classes["log1p_l1"] = Log1pMagnitudeL1Loss
+    enh.criterion_choices.classes["compressed_spec_si_snr"] = (
+        CompressedSpectrumSISNRLoss
+    )
+    enh.loss_wrapper_choices.classes["progressive"] = ProgressiveLossWrapper
     abs_task.optim_classes["adam_ssl"] = SSLAwareAdam
     abs_task.optim_classes["adamw_ssl"] = SSLAwareAdamW
     _registered = True

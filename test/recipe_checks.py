@@ -20,6 +20,10 @@ METRIC_RANGES = {
     "ESTOI (%)": (-100.0, 100.0),
     "SI-SNR (dB)": (-60.0, 80.0),
     "SDR (dB)": (-60.0, 80.0),
+    "DNSMOS SIG": (1.0, 5.0),
+    "DNSMOS BAK": (1.0, 5.0),
+    "DNSMOS OVRL": (1.0, 5.0),
+    "DNSMOS P.808": (1.0, 5.0),
 }
 
 

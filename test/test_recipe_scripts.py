@@ -68,6 +68,8 @@ def test_data_sh_splits_by_speaker(tmp_path):
         f"p232_00{i} {tmp_path}/corpus/noisy_testset_wav/p232_00{i}.wav" for i in (1, 2)
     ]
     assert (data / "test" / "spk1.scp").read_text().count("clean_testset_wav") == 2
+    noise = (data / "test" / "noise1.scp").read_text().splitlines()
+    assert [line.split()[0] for line in noise] == ["p232_001", "p232_002"]
     for name in ("train", "valid", "test"):
         assert data_dir.validate(data / name) == (2 if name != "valid" else 4)
     # A clean file without its noisy counterpart is named.

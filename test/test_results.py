@@ -18,6 +18,7 @@ def write_scores(root, job, scores):
 
 def fake_score_dir(root, offset):
     metrics = ["PESQ_WB", "CSIG", "CBAK", "COVL", "STOI", "ESTOI", "SI_SNR", "SDR"]
+    metrics += ["DNSMOS_SIG", "DNSMOS_BAK", "DNSMOS_OVRL", "DNSMOS_P808"]
     write_scores(
         root / "logdir",
         1,
@@ -47,9 +48,9 @@ def test_merge_scores_and_write_results(tmp_path):
     text = out.read_text()
     assert (
         "|system|PESQ-WB|CSIG|CBAK|COVL|STOI (%)|ESTOI (%)|SI-SNR (dB)|SDR (dB)|"
-        in text
+        "DNSMOS SIG|DNSMOS BAK|DNSMOS OVRL|DNSMOS P.808|" in text
     )
-    assert "|noisy|2.00|2.00|2.00|2.00|2.00|2.00|2.00|2.00|" in text
+    assert "|noisy|" + "2.00|" * 12 in text
     assert "|enhanced|3.00|" in text
     assert "## enh_demo: test (3 utterances)" in text
     assert "> **Note:** Random SSL weights." in text

@@ -10,8 +10,9 @@
 #   4 collect stats  ESPnet --collect_stats over nj jobs, aggregated
 #   5 train          espnet_cffma.bin.enh_train (resumable, multi-GPU through espnet2.bin.launch)
 #   6 enhance        espnet_cffma.bin.enh_inference on the valid and test sets
-#   7 score          STOI, ESTOI, SI-SNR, SDR (espnet2.bin.enh_scoring), PESQ-WB and
+#   7 score          STOI, ESTOI, SI-SNR, SDR (espnet2.bin.enh_scoring), PESQ-WB,
 #                    CSIG/CBAK/COVL (espnet_cffma.metrics, one PESQ per utterance)
+#                    and DNSMOS SIG/BAK/OVRL/P.808 (speechmos)
 #                    for the noisy input and the
 #                    enhanced output; RESULTS.md; spectrogram pictures
 #   8 pack           one archive of the model (SSL checkpoint bundled) for
@@ -431,6 +432,12 @@ score_dir() {
     --metrics pesq_composite \
     --nj 1 ||
     { tail -n 30 "${ldir}/composite.1.log" >&2; die "PESQ/composite scoring failed: see ${ldir}/composite.*.log"; }
+  # DNSMOS P.835/P.808 (non-intrusive); the key lists are slices of ${inf_scp}.
+  # shellcheck disable=SC2086
+  ${decode_cmd} JOB=1:"${_nj}" "${ldir}"/dnsmos.JOB.log \
+    ${python} -m espnet_cffma.metrics.dnsmos \
+    --wav_scp "${ldir}/keys.JOB.scp" --output_dir "${ldir}/output.JOB" ||
+    { tail -n 30 "${ldir}/dnsmos.1.log" >&2; die "DNSMOS scoring failed: see ${ldir}/dnsmos.*.log"; }
   ${python} -m espnet_cffma.recipe.results merge --logdir "${ldir}" --nj "${_nj}" --output_dir "${out}"
   mark_done "${out}" "${sig}"
 }
@@ -447,8 +454,9 @@ stage7() {
     sets_args+=(--set "${dset}" "${expdir}/scores_noisy/${dset}" "${dir}/scoring")
   done
   local note=${results_note}
-  if "${ssl_random_init}"; then
-    note="The SSL upstream had RANDOM weights (a tiny checkpoint built by stage 3 for the demo): these numbers only show that the pipeline runs, not what BSS-CFFMA achieves. For real results, download a pretrained WavLM/wav2vec2 checkpoint and pass --ssl_ckpt PATH (see the recipe README). ${note}"
+  # Only models that read an SSL upstream get the random-weights warning.
+  if "${ssl_random_init}" && grep -q "ssl_path_or_url" "${enh_exp}/config.yaml"; then
+    note="The SSL upstream had RANDOM weights (a tiny checkpoint built by stage 3 for the demo): these numbers only show that the pipeline runs, not what the model achieves with a pretrained upstream. For real results, download a pretrained WavLM/wav2vec2 checkpoint and pass --ssl_ckpt PATH (see the recipe README). ${note}"
   fi
   ${python} -m espnet_cffma.recipe.results write \
     --exp_dir "${enh_exp}" --config "${enh_config}" --resolved_config "${enh_exp}/config.yaml" \

@@ -45,6 +45,10 @@ COLUMNS = (
     ("ESTOI", "ESTOI (%)", 2),
     ("SI_SNR", "SI-SNR (dB)", 2),
     ("SDR", "SDR (dB)", 2),
+    ("DNSMOS_SIG", "DNSMOS SIG", 2),
+    ("DNSMOS_BAK", "DNSMOS BAK", 2),
+    ("DNSMOS_OVRL", "DNSMOS OVRL", 2),
+    ("DNSMOS_P808", "DNSMOS P.808", 2),
 )
 
 
@@ -190,7 +194,8 @@ def write_results(
         f"- model: `{model}`{target}",
         "- metrics: PESQ-WB (P.862.2), STOI/ESTOI (%), SI-SNR and SDR (dB) from "
         "`espnet2.bin.enh_scoring`; CSIG/CBAK/COVL (Loizou's composite.m "
-        "coefficients) from `espnet_cffma.metrics`; means over utterances",
+        "coefficients) from `espnet_cffma.metrics`; DNSMOS P.835 SIG/BAK/OVRL "
+        "and P.808 (non-intrusive, `speechmos`); means over utterances",
     ]
     if note.strip():
         lines += ["", f"> **Note:** {note.strip()}"]

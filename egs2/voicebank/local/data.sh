@@ -5,7 +5,10 @@
 #   <datadir>/train  training speakers except the validation speakers
 #   <datadir>/valid  validation speakers p226 and p287 (as ESPnet's vctk_noisy recipe)
 #   <datadir>/test   the test set (p232, p257)
-# each with wav.scp (noisy), spk1.scp (clean), utt2spk, spk2utt.
+# each with wav.scp (noisy), spk1.scp (clean), utt2spk, spk2utt, and (with
+# --noise_ref true, the default) noise1.scp: noisy - clean, the additive noise,
+# written under <datadir>/noise_audio/ (progressive learning's targets and
+# --use_noise_ref need it).
 #
 # With --demo true it first builds a small demo corpus in the same layout
 # (espnet_cffma.demo.voicebank) and prepares that instead.
@@ -21,8 +24,9 @@ demo_n_train=          # demo size (default: the builder's)
 demo_n_test=
 demo_seed=0
 demo_cache=            # cache of the demo's downloaded sources (default: the builder's)
+noise_ref=true         # write noise1.scp (noisy - clean)
 
-help_message="Usage: local/data.sh [--datadir data] [--corpus_dir DIR] [--valid_speakers 'p226 p287']
+help_message="Usage: local/data.sh [--datadir data] [--corpus_dir DIR] [--valid_speakers 'p226 p287'] [--noise_ref true]
                      [--demo true --demo_dir DIR --demo_speech DIR --demo_n_train N --demo_n_test N]"
 
 . utils/parse_options.sh
@@ -120,4 +124,10 @@ awk -v v="${valid_speakers}" 'BEGIN { n = split(v, a, " "); for (i = 1; i <= n; 
 write_set "${tmp}/train" train
 write_set "${tmp}/valid" valid
 write_set "${tmp}/testset" test
+if "${noise_ref}"; then
+  for name in train valid test; do
+    ${CFFMA_PYTHON:-python} -m espnet_cffma.recipe.noise_reference \
+      --data_dir "${datadir}/${name}" --audio_dir "${datadir}/noise_audio/${name}"
+  done
+fi
 log "Data dirs ready: ${datadir}/{train,valid,test}"
