@@ -1,5 +1,7 @@
 """MIA-SE: the dcunet_tstm separator, its loss and the IDDP (noisy-only) model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -260,3 +262,27 @@ def test_default_model_without_reference_is_refused():
     )  # fmt: skip
     with pytest.raises(ValueError, match="no speech_ref1"):
         EnhancementTask.build_model(args)
+
+
+CONF = Path(__file__).resolve().parent.parent / "egs2/voicebank/conf/tuning"
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in CONF.glob("train_mia_se_*.yaml")), ids=str
+)
+def test_recipe_configs_build_through_espnet(name, tmp_path):
+    register_espnet_classes()
+    from espnet2.tasks.enh import EnhancementTask
+
+    pool = write_noise_pool(tmp_path)
+    args = EnhancementTask.get_parser().parse_args(
+        ["--config", str(CONF / name), "--enh_model_conf", f"noise_pool={pool}"]
+    )
+    model = EnhancementTask.build_model(args)
+    # the command-line override merges into the config's enh_model_conf
+    assert args.enh_model_conf["fs"] in (16000, 48000)
+    expected_target = "iddp" if "iddp" in name else "reference"
+    assert model.training_target == expected_target
+    if "demo" not in name:
+        count = sum(p.numel() for p in model.parameters())
+        assert count == 1_024_868  # rTSTM at the authors' sizes
