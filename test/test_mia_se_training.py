@@ -62,14 +62,23 @@ def write_noisy_only_corpus(root, rng):
         clean.unlink()
 
 
+def noisy_data_args(root):
+    """ESPnet data options: the noisy lists only."""
+    return [
+        option
+        for split in ("train", "valid")
+        for option in (
+            f"--{split}_data_path_and_name_and_type",
+            f"{root}/{split}/wav.scp,speech_mix,sound",
+        )
+    ]
+
+
 @pytest.mark.slow
 def test_noisy_only_training_reads_no_clean_speech(tmp_path):
     write_noisy_only_corpus(tmp_path, np.random.default_rng(0))
     assert not list(tmp_path.rglob("spk1.scp")) and not list(tmp_path.rglob("*clean*"))
-    data = [
-        "--train_data_path_and_name_and_type", f"{tmp_path}/train/wav.scp,speech_mix,sound",
-        "--valid_data_path_and_name_and_type", f"{tmp_path}/valid/wav.scp,speech_mix,sound",
-    ]  # fmt: skip
+    data = noisy_data_args(tmp_path)
     common = [
         "--config", CONF / "train_mia_se_demo_iddp.yaml",
         "--enh_model_conf", f"noise_pool={tmp_path}/noise_pool.scp",
@@ -127,9 +136,8 @@ def test_default_model_refuses_a_dir_without_spk1(tmp_path):
     config["criterions"][0]["conf"] = {}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
-        [sys.executable, "-m", "espnet_cffma.bin.enh_train", "--config", tmp_path / "c.yaml",
-         "--train_data_path_and_name_and_type", f"{tmp_path}/train/wav.scp,speech_mix,sound",
-         "--valid_data_path_and_name_and_type", f"{tmp_path}/valid/wav.scp,speech_mix,sound",
+        [sys.executable, "-m", "espnet_cffma.bin.enh_train",
+         "--config", tmp_path / "c.yaml", *noisy_data_args(tmp_path),
          "--train_shape_file", tmp_path / "train/wav.scp",
          "--valid_shape_file", tmp_path / "valid/wav.scp",
          "--output_dir", tmp_path / "exp"],
