@@ -99,8 +99,11 @@ for method in ${methods}; do
       ;;
     *) die "unknown method '${method}' (iddp, supervised, noise2noise)" ;;
   esac
-  ./cffma.sh "${common[@]}" --stage 2 --stop_stage 7 "${sets[@]}" \
-    --enh_config "${conf_prefix}${method}.yaml" --enh_tag "${method}" --enh_args "${args}"
+  run_opts=(--enh_config "${conf_prefix}${method}.yaml" --enh_tag "${method}" --enh_args "${args}")
+  ./cffma.sh "${common[@]}" --stage 2 --stop_stage 5 "${sets[@]}" "${run_opts[@]}"
+  # cffma.sh's --ref_num also counts the enhanced outputs (stage 6) and the
+  # references scored (stage 7): one each, against the clean TEST speech.
+  ./cffma.sh "${common[@]}" --stage 6 --stop_stage 7 "${sets[@]:0:4}" --ref_num 1 "${run_opts[@]}"
   entries+=(--entry "${method}" noisy "${expdir}/enh_${method}/results.json")
 done
 
