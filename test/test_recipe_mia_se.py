@@ -45,5 +45,5 @@ def test_run_mia_se_demo(tmp_path):
     assert config["enh_model_conf"]["training_target"] == "iddp"
     results = (tmp_path / "exp/RESULTS.md").read_text()
     for method in ("iddp", "supervised", "noise2noise"):
-        assert f"| {method}" in results
-    assert "noisy" in results
+        assert f"|{method}|test|enhanced|4|" in results
+        assert f"|{method}|test|unprocessed (noisy)|4|" in results
