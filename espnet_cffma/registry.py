@@ -14,11 +14,11 @@ _registered = False
 
 
 def register_espnet_classes() -> None:
-    """Registers the separator, criterion and optimisers. Idempotent.
+    """Registers the plugin's classes in ESPnet's enh task. Idempotent.
 
-    ``separator: bss_cffma`` / ``tfgridnet_pl``, criteria ``log1p_l1`` /
-    ``compressed_spec_si_snr``, loss wrapper ``progressive``, ``optim:
-    adam_ssl`` / ``adamw_ssl``.
+    ``separator: bss_cffma`` / ``tfgridnet_pl`` / ``dcunet_tstm``, criteria
+    ``log1p_l1`` / ``compressed_spec_si_snr`` / ``mia_se``, loss wrapper
+    ``progressive``, ``enh_model: mia_se``, ``optim: adam_ssl`` / ``adamw_ssl``.
     """
     global _registered
     if _registered:
@@ -27,18 +27,94 @@ def register_espnet_classes() -> None:
 
     from espnet_cffma.losses.compressed_spectrum import CompressedSpectrumSISNRLoss
     from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
+    from espnet_cffma.losses.mia_se import MIASELoss
     from espnet_cffma.losses.progressive import ProgressiveLossWrapper
+    from espnet_cffma.models.mia_se import MIASEEnhancementModel
     from espnet_cffma.optim import SSLAwareAdam, SSLAwareAdamW
     from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
+    from espnet_cffma.systems.dcunet_tstm.separator import DCUnetTSTMSeparator
     from espnet_cffma.systems.tfgridnet_pl.separator import TFGridNetPLSeparator
 
     enh.separator_choices.classes["bss_cffma"] = BSSCFFMASeparator
     enh.separator_choices.classes["tfgridnet_pl"] = TFGridNetPLSeparator
+    enh.separator_choices.classes["dcunet_tstm"] = DCUnetTSTMSeparator
     enh.criterion_choices.classes["log1p_l1"] = Log1pMagnitudeL1Loss
     enh.criterion_choices.classes["compressed_spec_si_snr"] = (
         CompressedSpectrumSISNRLoss
     )
+    enh.criterion_choices.classes["mia_se"] = MIASELoss
     enh.loss_wrapper_choices.classes["progressive"] = ProgressiveLossWrapper
+    _add_model_choices(enh, {"mia_se": MIASEEnhancementModel})
     abs_task.optim_classes["adam_ssl"] = SSLAwareAdam
     abs_task.optim_classes["adamw_ssl"] = SSLAwareAdamW
     _registered = True
+
+
+def _add_model_choices(enh, models: dict) -> None:
+    """Gives the enh task an ``--enh_model`` / ``--enh_model_conf`` choice.
+
+    ESPnet 202511's enh task always builds ``ESPnetEnhancementModel`` (it has
+    no ``model_choices``; ``--model_conf`` holds that class's options, so the
+    new choice is named ``enh_model``). ``EnhancementTask.build_model`` is
+    wrapped: it builds the task's model as usual, then, for another
+    ``enh_model``, re-wraps the same (already initialised) encoder, separator,
+    decoder and criterions in that class with ``model_conf`` +
+    ``enh_model_conf``.
+
+    Training data names: ``speech_ref1`` becomes optional (models such as
+    ``mia_se`` with ``training_target: iddp`` train from noisy audio alone);
+    the wrapped ``build_model`` still stops ESPnet's default model with a
+    clear error when the training data lists no ``speech_ref1``.
+    """
+    from espnet2.enh.espnet_model import ESPnetEnhancementModel
+    from espnet2.train.class_choices import ClassChoices
+
+    task = enh.EnhancementTask
+    model_choices = ClassChoices(
+        name="enh_model",
+        classes={"espnet": ESPnetEnhancementModel, **models},
+        type_check=ESPnetEnhancementModel,
+        default="espnet",
+    )
+    enh.model_choices = model_choices
+    task.class_choices_list.append(model_choices)
+    build_task_model = task.build_model.__func__
+    required_names = task.required_data_names.__func__
+    optional_names = task.optional_data_names.__func__
+
+    def build_model(cls, args):
+        model = build_task_model(cls, args)
+        model_class = model_choices.get_class(
+            getattr(args, "enh_model", None) or "espnet"
+        )
+        if model_class is ESPnetEnhancementModel:
+            entries = getattr(args, "train_data_path_and_name_and_type", None)
+            names = [entry[1] for entry in entries or []]
+            if names and "speech_ref1" not in names:
+                raise ValueError(
+                    "The training data has no speech_ref1 (spk1.scp), which ESPnet's "
+                    "default enhancement model needs; to train without clean speech "
+                    "use 'enh_model: mia_se' with 'training_target: iddp'"
+                )
+            return model
+        return model_class(
+            encoder=model.encoder,
+            separator=model.separator,
+            decoder=model.decoder,
+            mask_module=model.mask_module,
+            loss_wrappers=list(model.loss_wrappers or []),
+            **{**args.model_conf, **(getattr(args, "enh_model_conf", None) or {})},
+        )
+
+    def required_data_names(cls, train=True, inference=False):
+        names = required_names(cls, train, inference)
+        return tuple(n for n in names if n != "speech_ref1") or ("speech_mix",)
+
+    def optional_data_names(cls, train=True, inference=False):
+        names = optional_names(cls, train, inference)
+        moved = [n for n in required_names(cls, train, inference) if n == "speech_ref1"]
+        return tuple(moved) + tuple(n for n in names if n != "speech_mix" or not moved)
+
+    task.build_model = classmethod(build_model)
+    task.required_data_names = classmethod(required_data_names)
+    task.optional_data_names = classmethod(optional_data_names)

@@ -1,0 +1,1 @@
+"""ESPnet model subclasses (the enh task's ``enh_model`` choices)."""
