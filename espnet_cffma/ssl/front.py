@@ -149,6 +149,43 @@ class SSLFeatureExtractor(torch.nn.Module):
             for module in self.upstream.modules():
                 if hasattr(module, "feature_grad_mult"):
                     module.feature_grad_mult = 1.0
+        if self.finetune != "frozen":
+            self._freeze_unused_parameters()
+
+    def _freeze_unused_parameters(self) -> None:
+        """Freezes upstream parameters that the forward never uses.
+
+        Pretraining-only parts (WavLM's and wav2vec2's ``mask_emb``, wav2vec2's
+        quantiser and projection heads, HuBERT's label embeddings, layers past
+        the last selected one) would otherwise require gradients that never
+        come, which stops multi-GPU training (DDP with ESPnet's default
+        ``find_unused_parameters: false``) at its second step. One backward
+        pass on a short input finds them, whatever the upstream.
+        """
+        was_training = self.upstream.training
+        self.upstream.train()
+        self.upstream.zero_grad(set_to_none=True)
+        num_samples = max(self.min_samples, 4 * self.downsample_rate)
+        wav = 0.1 * torch.randn(
+            1, num_samples, generator=torch.Generator().manual_seed(0)
+        )
+        with torch.enable_grad():
+            states, _ = self.upstream(wav, torch.tensor([num_samples]))
+            sum(states[i].sum() for i in self.layers).backward()
+        unused = []
+        for name, param in self.upstream.named_parameters():
+            if param.requires_grad and param.grad is None:
+                param.requires_grad_(False)
+                unused.append(name)
+            param.grad = None
+        self.upstream.train(was_training)
+        if unused:
+            logger.info(
+                "SSL upstream '%s': froze %d parameter(s) its forward never uses: %s",
+                self.name,
+                len(unused),
+                ", ".join(unused),
+            )
 
     def train(self, mode: bool = True):
         """Sets the mode, keeping the frozen parts in eval mode (no dropout)."""
