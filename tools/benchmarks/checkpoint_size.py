@@ -25,6 +25,7 @@ LARGE = dict(num_layers=24, dim=1024, heads=16, conv_dim=512, ffn_dim=4096)
 
 
 def saved_mb(state: dict, path: Path) -> float:
+    """Size in MiB of ``state`` saved with ``torch.save``."""
     torch.save(state, path)
     size = path.stat().st_size / 2**20
     path.unlink()
@@ -32,6 +33,7 @@ def saved_mb(state: dict, path: Path) -> float:
 
 
 def main() -> None:
+    """Prints before/after checkpoint sizes for frozen, PF and EF."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
