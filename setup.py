@@ -36,6 +36,7 @@ setup(
             "cffma-enh-inference=espnet_cffma.bin.enh_inference:console_main",
             "cffma-enhance=espnet_cffma.bin.enhance:console_main",
             "cffma-pack=espnet_cffma.bin.pack:console_main",
+            "cffma-python=espnet_cffma.bin.python_wrapper:console_main",
         ]
     },
 )

@@ -28,11 +28,17 @@ def test_recipe_configs_build(config, ssl_checkpoints):
 
     register_espnet_classes()
     raw = yaml.safe_load(config.read_text())
-    assert raw["init"] is None and raw["separator"] == "bss_cffma"
-    assert raw["chunk_discard_short_samples"] is False
+    assert raw["init"] == "xavier_normal" and raw["separator"] == "bss_cffma"
+    assert raw["criterions"][0]["name"] == "log1p_mask_l1"
+    assert raw["criterions"][0]["wrapper"] == "fixed_order_others"
+    # One random 1.28 s crop per utterance per epoch, random gain U(1, 2.5).
+    assert raw["iterator_type"] == "sequence"
+    assert raw["preprocessor"] == "random_crop_gain"
+    assert raw["preprocessor_conf"] == {"crop_length": 20480, "gain_range": [1, 2.5]}
     if config.stem != "train_demo":
-        assert raw["batch_size"] == 16 and raw["max_epoch"] == 100
-        assert raw["chunk_length"] == 20480 and raw["optim_conf"]["lr"] == 1e-4
+        assert raw["batch_size"] == 16 and raw["optim_conf"]["lr"] == 1e-4
+        # BSSE-SE's 100 epochs of ceil(11572 / 16) updates.
+        assert raw["max_epoch"] * raw["num_iters_per_epoch"] == 100 * 724
     ckpt = ssl_checkpoints[("wavlm", "layer_norm")]
     parser = EnhancementTask.get_parser()
     args = parser.parse_args(
@@ -45,6 +51,8 @@ def test_recipe_configs_build(config, ssl_checkpoints):
     assert model.separator.ssl.finetune == raw["separator_conf"]["ssl_finetune"]
     optim = EnhancementTask.build_optimizers(args, model)[0]
     assert optim.param_groups[0]["lr"] == raw["optim_conf"]["lr"]
+    preprocess = EnhancementTask.build_preprocess_fn(args, train=True)
+    assert type(preprocess).__name__ == "RandomCropGainPreprocessor"
 
 
 def test_default_config_is_wavlm_large_pf():

@@ -170,6 +170,37 @@ _children: set[subprocess.Popen] = set()
 _children_lock = threading.Lock()
 
 
+# PR_SET_PDEATHSIG: the job's shell gets SIGTERM when the runner dies, even by
+# SIGKILL, and its trap then ends the job's whole process group.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_runner() -> None:
+    """``preexec_fn``: own session, and SIGTERM when the runner dies (Linux)."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the runner died before prctl took effect
+            os._exit(143)
+
+
+def _job_shell(command: str) -> list[str]:
+    """Bash argv running ``command``, ending its process group on a signal.
+
+    The job runs in the background of a shell that leads the job's process
+    group; SIGTERM / SIGHUP / SIGINT to that shell (from the runner, or from
+    the kernel when the runner dies) kill the group, training included.
+    """
+    script = (
+        "trap 'trap - TERM HUP INT; kill -TERM 0; exit 143' TERM HUP INT\n"
+        f"( {command}\n) &\nwait $!"
+    )
+    return ["bash", "-c", script]
+
+
 def run_one(command: str, log: str) -> int:
     """Runs ``command`` with bash, output into ``log`` with header and footer.
 
@@ -183,11 +214,12 @@ def run_one(command: str, log: str) -> int:
         f.write(f"# {command}\n# Started at {_now()}\n#\n")
         f.flush()
         proc = subprocess.Popen(
-            ["bash", "-c", command],
+            _job_shell(command),
             stdout=f,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,  # own process group: can be killed as a whole
+            # Own process group (killed as a whole), dying with the runner.
+            preexec_fn=_die_with_runner,
         )
         with _children_lock:
             _children.add(proc)
@@ -222,8 +254,10 @@ def run_local(request: JobRequest) -> list[int]:
     max_jobs = request.options.get("max_jobs_run")
     workers = max(1, int(max_jobs)) if max_jobs else len(indices)
     command = join_words(request.command_words)
-    signal.signal(signal.SIGINT, _kill_children)
-    signal.signal(signal.SIGTERM, _kill_children)
+    # A closed terminal or dropped SSH connection sends SIGHUP: stop the jobs
+    # too (SIGKILL of the runner is covered by _die_with_runner).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _kill_children)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(

@@ -1,5 +1,6 @@
 """S3PRL upstream with a learnable softmax-weighted sum of layer-normalised layers."""
 
+import hashlib
 import logging
 from collections.abc import Sequence
 
@@ -118,6 +119,16 @@ class SSLFeatureExtractor(torch.nn.Module):
         )
         self.layer_weights = torch.nn.Parameter(torch.zeros(len(layers)))
         self._apply_finetune_mode()
+        # Checkpoints leave out the upstream weights that never train: they are
+        # rebuilt from path_or_url, which this fingerprint of them checks.
+        self.frozen_upstream_keys = sorted(
+            name for name, p in self.upstream.named_parameters() if not p.requires_grad
+        )
+        self.register_buffer("ssl_fingerprint", self._fingerprint())
+        self._register_state_dict_hook(_drop_frozen_upstream)
+        self._register_load_state_dict_pre_hook(
+            _restore_frozen_upstream, with_module=True
+        )
         # Last child on purpose: see _PretrainedReloader.
         self.pretrained_reloader = _PretrainedReloader(self.reload_pretrained)
 
@@ -149,6 +160,43 @@ class SSLFeatureExtractor(torch.nn.Module):
             for module in self.upstream.modules():
                 if hasattr(module, "feature_grad_mult"):
                     module.feature_grad_mult = 1.0
+        if self.finetune != "frozen":
+            self._freeze_unused_parameters()
+
+    def _freeze_unused_parameters(self) -> None:
+        """Freezes upstream parameters that the forward never uses.
+
+        Pretraining-only parts (WavLM's and wav2vec2's ``mask_emb``, wav2vec2's
+        quantiser and projection heads, HuBERT's label embeddings, layers past
+        the last selected one) would otherwise require gradients that never
+        come, which stops multi-GPU training (DDP with ESPnet's default
+        ``find_unused_parameters: false``) at its second step. One backward
+        pass on a short input finds them, whatever the upstream.
+        """
+        was_training = self.upstream.training
+        self.upstream.train()
+        self.upstream.zero_grad(set_to_none=True)
+        num_samples = max(self.min_samples, 4 * self.downsample_rate)
+        wav = 0.1 * torch.randn(
+            1, num_samples, generator=torch.Generator().manual_seed(0)
+        )
+        with torch.enable_grad():
+            states, _ = self.upstream(wav, torch.tensor([num_samples]))
+            sum(states[i].sum() for i in self.layers).backward()
+        unused = []
+        for name, param in self.upstream.named_parameters():
+            if param.requires_grad and param.grad is None:
+                param.requires_grad_(False)
+                unused.append(name)
+            param.grad = None
+        self.upstream.train(was_training)
+        if unused:
+            logger.info(
+                "SSL upstream '%s': froze %d parameter(s) its forward never uses: %s",
+                self.name,
+                len(unused),
+                ", ".join(unused),
+            )
 
     def train(self, mode: bool = True):
         """Sets the mode, keeping the frozen parts in eval mode (no dropout)."""
@@ -164,6 +212,19 @@ class SSLFeatureExtractor(torch.nn.Module):
         fresh = load_s3prl_upstream(self.name, self.path_or_url, self.extra_conf)
         self.upstream.load_state_dict(fresh.state_dict())
         logger.info("Reloaded pretrained SSL weights of '%s'", self.name)
+
+    def _fingerprint(self) -> torch.Tensor:
+        """SHA-256 of the frozen upstream weights as four int64 words ``[4]``.
+
+        int64, so that ESPnet's checkpoint averaging copies it unchanged.
+        """
+        digest = hashlib.sha256()
+        params = dict(self.upstream.named_parameters())
+        for name in self.frozen_upstream_keys:
+            tensor = params[name].detach().cpu().contiguous()
+            digest.update(name.encode())
+            digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+        return torch.frombuffer(bytearray(digest.digest()), dtype=torch.int64).clone()
 
     def _cnn_frame_counts(self, lengths: torch.Tensor) -> torch.Tensor:
         """Frames the CNN computes from real samples only, per length ``[B]``.
@@ -243,3 +304,37 @@ class SSLFeatureExtractor(torch.nn.Module):
             w * norm(h) for w, norm, h in zip(weights, self.layer_norms, states)
         )
         return features, self._cnn_frame_counts(lengths)
+
+
+def _drop_frozen_upstream(module, state_dict, prefix, local_metadata):
+    """``state_dict`` hook: leaves out upstream weights that never train."""
+    for name in module.frozen_upstream_keys:
+        state_dict.pop(f"{prefix}upstream.{name}", None)
+    return state_dict
+
+
+def _restore_frozen_upstream(
+    module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors
+):
+    """``load_state_dict`` pre-hook: checks and fills in the frozen weights.
+
+    A checkpoint without the frozen upstream weights gets them from the upstream
+    this module loaded from ``path_or_url``, after checking that they are the
+    ones it was trained with. Checkpoints that hold them (older ones) load as
+    they are.
+    """
+    key = f"{prefix}ssl_fingerprint"
+    stored = state_dict.get(key)
+    if stored is None:
+        state_dict[key] = module.ssl_fingerprint.clone()
+    elif not torch.equal(stored.cpu(), module.ssl_fingerprint.cpu()):
+        raise ValueError(
+            f"The checkpoint was trained with other SSL weights than "
+            f"'{module.path_or_url or module.name}' (upstream '{module.name}') "
+            "now gives: its frozen upstream weights are not stored in it and are "
+            "rebuilt from ssl_path_or_url, so point ssl_path_or_url (or "
+            "--ssl_ckpt) at the SSL checkpoint the model was trained with"
+        )
+    params = dict(module.upstream.named_parameters())
+    for name in module.frozen_upstream_keys:
+        state_dict.setdefault(f"{prefix}upstream.{name}", params[name].detach())

@@ -26,10 +26,10 @@ and ``decoder: same``::
         n_fft: 400
         hop_length: 160
     criterions:
-      - name: log1p_l1
-        wrapper: fixed_order
+      - name: log1p_mask_l1                # the paper's loss, on the prediction
+        wrapper: fixed_order_others        # hands the separator's others over
         wrapper_conf: {weight: 1.0}
-    init: null                             # xavier_* would be undone anyway
+    init: xavier_normal                    # SSL weights and norms are restored
 
 Padded frames are masked in every layer that mixes time and the SSL upstream
 never sees padding (``ssl_batch_mode: exact``), so an utterance's output does
@@ -42,11 +42,17 @@ from collections.abc import Sequence
 import torch
 from espnet2.enh.separator.abs_separator import AbsSeparator
 
+from espnet_cffma.layers.norms import MaskedGlobalLayerNorm
 from espnet_cffma.layers.padding import valid_frames
 from espnet_cffma.layers.stft import STFT
 from espnet_cffma.ssl.front import SSLFeatureExtractor
 from espnet_cffma.systems.bss_cffma.mscff import MSCFF
 from espnet_cffma.systems.bss_cffma.rhma import RHMA
+
+# Keys of the separator's ``others`` that the ``log1p_mask_l1`` loss reads.
+PREDICTION_KEY = "log1p_magnitude_spk{}"  # masked log1p magnitude [B, T, F]
+LENGTHS_KEY = "log1p_input_lengths"  # input samples per utterance [B]
+ANALYSIS_KEY = "log1p_analysis"  # the separator's own log1p-STFT analysis
 
 
 class BSSCFFMASeparator(AbsSeparator):
@@ -172,6 +178,41 @@ class BSSCFFMASeparator(AbsSeparator):
         """Shortest input the model accepts (STFT and SSL receptive fields)."""
         return max(self.stft.min_samples, self.ssl.min_samples)
 
+    def log1p_magnitude(
+        self, wav: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The model's spectral feature, used for its input and its loss target.
+
+        Args:
+            wav: waveforms ``[B, N]``.
+            lengths: valid samples per utterance ``[B]``.
+
+        Returns:
+            ``log1p|STFT|`` ``[B, T, F]`` (zero past each utterance), the complex
+            spectrum ``[B, T, F]`` and frame counts ``[B]``.
+        """
+        spec, frames = self.stft(wav, lengths)
+        return torch.log1p(spec.abs()), spec, frames
+
+    def espnet_initialization_fn(self) -> None:
+        """Puts norms, PReLU slopes and SSL layer weights back after ``init:``.
+
+        ESPnet's ``initialize`` draws every parameter again; its ``chainer``
+        mode draws 1-D ones (norm gains, PReLU slopes) at random and resets no
+        norm, and no mode knows :class:`MaskedGlobalLayerNorm`. The SSL upstream
+        is reloaded separately (``SSLFeatureExtractor``'s reloader).
+        """
+        upstream = set(self.ssl.upstream.modules())
+        for module in self.modules():
+            if module in upstream:
+                continue
+            if isinstance(module, MaskedGlobalLayerNorm):
+                torch.nn.init.ones_(module.gamma)
+                torch.nn.init.zeros_(module.beta)
+            elif isinstance(module, (torch.nn.LayerNorm, torch.nn.PReLU)):
+                module.reset_parameters()
+        torch.nn.init.zeros_(self.ssl.layer_weights)  # equal weights, as in the paper
+
     def align_ssl_frames(
         self, ssl: torch.Tensor, ssl_frames: torch.Tensor, num_frames: int
     ) -> torch.Tensor:
@@ -209,7 +250,12 @@ class BSSCFFMASeparator(AbsSeparator):
 
         Returns:
             ``[enhanced]`` with enhanced ``[B, N]`` (zero past each length),
-            ``ilens``, and ``{"mask_spk1": mask [B, T, F]}`` on log1p magnitude.
+            ``ilens``, and ``others``: ``mask_spk1`` (the mask on the log1p
+            magnitude ``[B, T, F]``), ``log1p_magnitude_spk1`` (the masked log1p
+            magnitude, the paper's loss input ``[B, T, F]``),
+            ``log1p_input_lengths`` (``ilens``) and ``log1p_analysis`` (this
+            model's :meth:`log1p_magnitude`, so that the loss analyses the
+            reference with the very same STFT).
         """
         if input.dim() != 2:
             raise ValueError(
@@ -227,18 +273,22 @@ class BSSCFFMASeparator(AbsSeparator):
                 f"({1000 * self.min_samples / self.fs:.1f} ms) per utterance, got "
                 f"{int(ilens.min())}"
             )
-        spec, frames = self.stft(input, ilens)  # [B, T, F]
+        log_mag, spec, frames = self.log1p_magnitude(input, ilens)  # [B, T, F]
         mask = valid_frames(frames, spec.size(1))
-        log_mag = torch.log1p(spec.abs())
 
         ssl, ssl_frames = self.ssl(input, ilens)
         ssl = self.align_ssl_frames(ssl, ssl_frames, spec.size(1))
 
         hidden = self.rhma(self.mscff(log_mag, ssl, mask), mask)
         tf_mask = torch.sigmoid(self.mask_head(hidden))
-        enhanced_mag = torch.expm1(tf_mask * log_mag)
+        predicted = tf_mask * log_mag
+        enhanced_mag = torch.expm1(predicted)
         enhanced = self.stft.inverse(torch.polar(enhanced_mag, spec.angle()), ilens)
-        return [enhanced], ilens, OrderedDict(mask_spk1=tf_mask)
+        others = OrderedDict(mask_spk1=tf_mask)
+        others[PREDICTION_KEY.format(1)] = predicted
+        others[LENGTHS_KEY] = ilens
+        others[ANALYSIS_KEY] = self.log1p_magnitude
+        return [enhanced], ilens, others
 
     def forward_streaming(self, input_frame: torch.Tensor, states=None):
         """Not supported: self-attention over the utterance is not causal."""

@@ -1,0 +1,1 @@
+"""Training-time preprocessors registered in ESPnet's enhancement task."""
