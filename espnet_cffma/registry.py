@@ -16,20 +16,28 @@ _registered = False
 def register_espnet_classes() -> None:
     """Registers the separator, criterion and optimisers. Idempotent.
 
-    ``separator: bss_cffma``, criterion ``log1p_l1``, ``optim: adam_ssl`` /
-    ``adamw_ssl``.
+    ``separator: bss_cffma`` / ``cnunet_tb``, criteria ``log1p_l1``,
+    ``compressed_spectral_mse``, ``latent_mse`` (wrapper ``latent_distill``),
+    ``optim: adam_ssl`` / ``adamw_ssl``.
     """
     global _registered
     if _registered:
         return
     from espnet2.tasks import abs_task, enh
 
+    from espnet_cffma.losses.compressed_spectral import CompressedSpectralMSE
+    from espnet_cffma.losses.latent import LatentDistillWrapper, LatentMSE
     from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
     from espnet_cffma.optim import SSLAwareAdam, SSLAwareAdamW
     from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
+    from espnet_cffma.systems.cnunet_tb.separator import CNUNetTBSeparator
 
     enh.separator_choices.classes["bss_cffma"] = BSSCFFMASeparator
+    enh.separator_choices.classes["cnunet_tb"] = CNUNetTBSeparator
     enh.criterion_choices.classes["log1p_l1"] = Log1pMagnitudeL1Loss
+    enh.criterion_choices.classes["compressed_spectral_mse"] = CompressedSpectralMSE
+    enh.criterion_choices.classes["latent_mse"] = LatentMSE
+    enh.loss_wrapper_choices.classes["latent_distill"] = LatentDistillWrapper
     abs_task.optim_classes["adam_ssl"] = SSLAwareAdam
     abs_task.optim_classes["adamw_ssl"] = SSLAwareAdamW
     _registered = True
