@@ -139,9 +139,39 @@ class ComplexPair(torch.nn.Module):
         b = x.size(0)
         x_r, x_i = x.chunk(2, dim=1)
         parts = torch.cat([x_r, x_i], dim=0)  # both parts as one batch
-        a = self.real(parts, state)
-        c = self.imag(parts, state)
+        if self._mergeable:
+            a, c = self._merged_conv(parts, state)
+        else:
+            a = self.real(parts, state)
+            c = self.imag(parts, state)
         return torch.cat([a[:b] - c[b:], a[b:] + c[:b]], dim=1)
+
+    @property
+    def _mergeable(self) -> bool:
+        return (
+            isinstance(self.real, CausalConv2d)
+            and isinstance(self.imag, CausalConv2d)
+            and self.real.conv.groups == 1
+        )
+
+    def _merged_conv(
+        self, parts: torch.Tensor, state: dict | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both convolutions as one call (same input, weights stacked).
+
+        Halves the calls per frame in streaming, where call overhead dominates;
+        the two share one cache (they see the same input).
+        """
+        conv_r, conv_i = self.real.conv, self.imag.conv
+        full = _with_cache(parts, state, self.real.state_key, self.real.time_context)
+        weight = torch.cat([conv_r.weight, conv_i.weight], dim=0)
+        bias = None
+        if conv_r.bias is not None:
+            bias = torch.cat([conv_r.bias, conv_i.bias], dim=0)
+        out = torch.nn.functional.conv2d(
+            full, weight, bias, conv_r.stride, conv_r.padding, conv_r.dilation
+        )
+        return out.chunk(2, dim=1)
 
 
 def causal_conv(
