@@ -133,6 +133,9 @@ class ComplexPair(torch.nn.Module):
         super().__init__()
         self.real = real
         self.imag = imag
+        # Run two convolutions as one call (set False to run each module,
+        # e.g. for per-module hooks).
+        self.merge_convs = True
 
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         """``[B, 2 C_in, F, T]`` -> ``[B, 2 C_out, F', T]``."""
@@ -149,7 +152,8 @@ class ComplexPair(torch.nn.Module):
     @property
     def _mergeable(self) -> bool:
         return (
-            isinstance(self.real, CausalConv2d)
+            self.merge_convs
+            and isinstance(self.real, CausalConv2d)
             and isinstance(self.imag, CausalConv2d)
             and self.real.conv.groups == 1
         )
