@@ -23,7 +23,6 @@ import argparse
 import importlib.util
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,18 +36,26 @@ PEER_FS = 48000
 DEFAULT_CONFIG = "egs2/voicebank/conf/tuning/train_cnunet_tb_stage2.yaml"
 
 
-def rss_mb() -> float:
-    """Current resident set size (MB)."""
+def _status_mb(field: str) -> float:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
+def rss_mb() -> float:
+    """Current resident set size (MB)."""
+    return _status_mb("VmRSS")
+
+
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (MB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process so far (MB).
+
+    ``VmHWM``, not ``getrusage``: ``ru_maxrss`` survives ``exec`` and would
+    report the parent's peak.
+    """
+    return _status_mb("VmHWM")
 
 
 def build_separator(config: str):
