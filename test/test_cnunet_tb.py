@@ -438,6 +438,22 @@ def test_stage2_learns_latents_and_saves_no_ssl_or_teacher(tmp_path):
     streamed = np.concatenate(list(streamer.stream([noisy[0].numpy()])))
     assert np.abs(streamed - out[0].numpy()).max() <= 1e-5 * float(out.abs().max())
 
+    # the command line: a file in, a file out, same samples as the offline pass
+    import soundfile as sf
+
+    from espnet_cffma.systems.cnunet_tb import streaming
+
+    sf.write(tmp_path / "in.wav", noisy[0].numpy(), 16000, subtype="FLOAT")
+    streaming.main(
+        ["--model", str(stage2), "--block_size", "700",
+         str(tmp_path / "in.wav"), str(tmp_path / "out.wav")]
+    )  # fmt: skip
+    written, fs = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert fs == 16000 and written.shape == (4000,)
+    assert np.abs(written - out[0].numpy()).max() <= 1e-5 * float(out.abs().max())
+    with pytest.raises(SystemExit, match="no config.yaml"):
+        streaming.main(["--model", str(tmp_path), "a.wav", "b.wav"])
+
 
 # ---------------------------------------------------------------- configs
 RECIPE_CONFS = sorted(
