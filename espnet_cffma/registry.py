@@ -35,18 +35,22 @@ def _extend_build_preprocess_fn(task) -> None:
 def register_espnet_classes() -> None:
     """Registers the plugin's classes in ESPnet's enh task. Idempotent.
 
-    ``separator: bss_cffma`` / ``tfgridnet_pl`` / ``dcunet_tstm``; criteria
-    ``log1p_mask_l1`` (BSS-CFFMA's paper loss), ``log1p_l1`` (on the
-    re-analysed waveform), ``compressed_spec_si_snr``, ``mia_se``; loss wrappers
-    ``fixed_order_others``, ``progressive``; ``preprocessor: random_crop_gain``;
-    ``enh_model: mia_se``; ``optim: adam_ssl`` / ``adamw_ssl``.
+    ``separator: bss_cffma`` / ``cnunet_tb`` / ``tfgridnet_pl`` /
+    ``dcunet_tstm``; criteria ``log1p_mask_l1`` (BSS-CFFMA's paper loss),
+    ``log1p_l1`` (on the re-analysed waveform), ``compressed_spectral_mse``,
+    ``latent_mse``, ``compressed_spec_si_snr``, ``mia_se``; loss wrappers
+    ``fixed_order_others``, ``latent_distill``, ``progressive``;
+    ``preprocessor: random_crop_gain``; ``enh_model: mia_se``; ``optim:
+    adam_ssl`` / ``adamw_ssl``.
     """
     global _registered
     if _registered:
         return
     from espnet2.tasks import abs_task, enh
 
+    from espnet_cffma.losses.compressed_spectral import CompressedSpectralMSE
     from espnet_cffma.losses.compressed_spectrum import CompressedSpectrumSISNRLoss
+    from espnet_cffma.losses.latent import LatentDistillWrapper, LatentMSE
     from espnet_cffma.losses.log1p_l1 import Log1pMagnitudeL1Loss
     from espnet_cffma.losses.log1p_mask_l1 import Log1pMaskL1Loss
     from espnet_cffma.losses.mia_se import MIASELoss
@@ -56,19 +60,24 @@ def register_espnet_classes() -> None:
     from espnet_cffma.optim import SSLAwareAdam, SSLAwareAdamW
     from espnet_cffma.preprocessors.crop_gain import RandomCropGainPreprocessor
     from espnet_cffma.systems.bss_cffma.separator import BSSCFFMASeparator
+    from espnet_cffma.systems.cnunet_tb.separator import CNUNetTBSeparator
     from espnet_cffma.systems.dcunet_tstm.separator import DCUnetTSTMSeparator
     from espnet_cffma.systems.tfgridnet_pl.separator import TFGridNetPLSeparator
 
     enh.separator_choices.classes["bss_cffma"] = BSSCFFMASeparator
+    enh.separator_choices.classes["cnunet_tb"] = CNUNetTBSeparator
     enh.separator_choices.classes["tfgridnet_pl"] = TFGridNetPLSeparator
     enh.separator_choices.classes["dcunet_tstm"] = DCUnetTSTMSeparator
     enh.criterion_choices.classes["log1p_l1"] = Log1pMagnitudeL1Loss
     enh.criterion_choices.classes["log1p_mask_l1"] = Log1pMaskL1Loss
+    enh.criterion_choices.classes["compressed_spectral_mse"] = CompressedSpectralMSE
+    enh.criterion_choices.classes["latent_mse"] = LatentMSE
     enh.criterion_choices.classes["compressed_spec_si_snr"] = (
         CompressedSpectrumSISNRLoss
     )
     enh.criterion_choices.classes["mia_se"] = MIASELoss
     enh.loss_wrapper_choices.classes["fixed_order_others"] = FixedOrderOthersSolver
+    enh.loss_wrapper_choices.classes["latent_distill"] = LatentDistillWrapper
     enh.loss_wrapper_choices.classes["progressive"] = ProgressiveLossWrapper
     PLUGIN_PREPROCESSORS["random_crop_gain"] = RandomCropGainPreprocessor
     enh.preprocessor_choices.classes.update(PLUGIN_PREPROCESSORS)

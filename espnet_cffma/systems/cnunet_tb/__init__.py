@@ -1,0 +1,1 @@
+"""CNUNet-TB-TS: causal two-branch complex nested U-Net, SSL distilled away."""
