@@ -53,6 +53,7 @@ def noise_pool(
 ) -> Path:
     """Writes the pool's WAVs and ``noise_pool.scp``; returns the scp path."""
     from espnet_cffma.demo import sources
+    from espnet_cffma.demo.audio import load_audio
 
     if (noise_dir is None) == (not demo):
         raise ValueError("noise_pool: give exactly one of --noise_dir DIR or --demo")
@@ -65,7 +66,7 @@ def noise_pool(
     lines = []
     for source, files in sorted(noises.items()):
         for path in files:
-            audio = sources.load_audio(path, sr=fs)
+            audio = load_audio(path, sr=fs)
             if not np.any(audio):
                 continue
             key = f"{source}_{path.stem}".replace(" ", "_")

@@ -31,15 +31,22 @@ def load_stage1_separator(
                 f"cnunet_tb stage 2: {option} '{path}' does not exist (train "
                 "stage 1 first, or point it at the stage-1 experiment's files)"
             )
-    from espnet2.tasks.enh import EnhancementTask
+    import yaml
 
-    from espnet_cffma.registry import register_espnet_classes
-
-    register_espnet_classes()
-    model, _ = EnhancementTask.build_model_from_file(
-        config_file, model_file, device="cpu"
+    # Built from its own config, not through ESPnet's task: the separator
+    # class is the student's, and only the separator's weights are needed.
+    config = yaml.safe_load(Path(config_file).read_text(encoding="utf-8"))
+    if config.get("separator") != "cnunet_tb":
+        raise ValueError(
+            f"cnunet_tb stage 2: {config_file} is not a stage-1 cnunet_tb model "
+            f"(its separator is {config.get('separator')!r})"
+        )
+    teacher = type(student)(**(config.get("separator_conf") or {}))
+    state = torch.load(model_file, map_location="cpu", weights_only=True)
+    prefix = "separator."
+    teacher.load_state_dict(
+        {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     )
-    teacher = model.separator
     if type(teacher) is not type(student) or teacher.ssl is None:
         raise ValueError(
             f"cnunet_tb stage 2: {config_file} is not a stage-1 cnunet_tb model "
