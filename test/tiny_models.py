@@ -10,6 +10,8 @@ Their "enhancement" is meaningless.
   around each point (used to test that chunked and whole-file outputs agree).
 * ``bss_cffma``: the plugin's separator at toy size on a random two-layer
   WavLM checkpoint.
+* ``cnunet_tb``: the causal CNUNet-TB without SSL (a stage-2 model) at toy
+  size, which ``cffma-enhance --streaming`` runs hop by hop.
 """
 
 import os
@@ -18,14 +20,14 @@ from pathlib import Path
 import torch
 import yaml
 
-KINDS = ("local", "bss_cffma")
+KINDS = ("local", "bss_cffma", "cnunet_tb")
 
 
 def tiny_config(kind: str, ssl_checkpoint: str | None = None) -> dict:
     """An ESPnet enhancement training config for a tiny model.
 
     Args:
-        kind: ``local`` or ``bss_cffma``.
+        kind: one of :data:`KINDS`.
         ssl_checkpoint: SSL checkpoint path for ``bss_cffma``.
     """
     if kind == "local":
@@ -82,6 +84,36 @@ def tiny_config(kind: str, ssl_checkpoint: str | None = None) -> dict:
                 {
                     "name": "log1p_l1",
                     "conf": {},
+                    "wrapper": "fixed_order",
+                    "wrapper_conf": {"weight": 1.0},
+                }
+            ],
+            "model_conf": {},
+            "init": None,
+        }
+    if kind == "cnunet_tb":
+        return {
+            "encoder": "same",
+            "encoder_conf": {},
+            "separator": "cnunet_tb",
+            "separator_conf": {
+                "n_fft": 64,
+                "win_length": 64,
+                "hop_length": 32,
+                "channels": 4,
+                "mid_channels": 4,
+                "encoder_depths": [2, 2],
+                "inner_dense_layers": 2,
+                "bottleneck_layers": 2,
+                "ctfa_kernel": 3,
+                "ctfa_window": 4,
+            },
+            "decoder": "same",
+            "decoder_conf": {},
+            "criterions": [
+                {
+                    "name": "compressed_spectral_mse",
+                    "conf": {"n_fft": 64, "win_length": 64, "hop_length": 32},
                     "wrapper": "fixed_order",
                     "wrapper_conf": {"weight": 1.0},
                 }

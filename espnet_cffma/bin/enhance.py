@@ -9,6 +9,8 @@ Examples::
 
 Outputs keep each input's sampling rate, channels, length and sample format.
 Files longer than ``--chunk_seconds`` are streamed in overlapping chunks.
+With ``--streaming`` a causal model (a stage-2 ``cnunet_tb``) runs one hop at a
+time on every file, with bounded memory and one window of latency.
 Exit status: 0 when every input was enhanced, 1 when some failed (listed at
 the end), 2 when the model cannot be loaded or the options are wrong.
 """
@@ -93,6 +95,13 @@ def get_parser() -> argparse.ArgumentParser:
         "a quarter chunk if less)",
     )
     run.add_argument(
+        "--streaming",
+        action="store_true",
+        help="run a causal model (stage-2 cnunet_tb) frame by frame: bounded "
+        "memory, one window of latency, same output as a whole-file pass; "
+        "other models are refused",
+    )
+    run.add_argument(
         "--mixdown",
         action="store_true",
         help="average channels and write mono (default: enhance each channel)",
@@ -159,18 +168,20 @@ def main(argv=None) -> int:
             mixdown=args.mixdown,
             subtype=args.subtype,
             skip_existing=args.skip_existing,
+            streaming=args.streaming,
         )
         enhancer = Enhancer(runner, options)
     except (ModelLoadError, ValueError) as e:
         logger.error("%s", e)
         return 2
-    logger.info(
-        "Model rate %d Hz; chunks %.2f s with %.2f s overlap; device %s",
-        runner.fs,
-        enhancer.chunk / runner.fs,
-        enhancer.overlap / runner.fs,
-        args.device,
-    )
+    if args.streaming:
+        how = "streaming hop by hop"
+    else:
+        how = (
+            f"chunks {enhancer.chunk / runner.fs:.2f} s with "
+            f"{enhancer.overlap / runner.fs:.2f} s overlap"
+        )
+    logger.info("Model rate %d Hz; %s; device %s", runner.fs, how, args.device)
 
     jobs = collect_jobs(args.inputs, args.output_dir)
     with logging_redirect_tqdm():

@@ -13,6 +13,9 @@ Longer files are streamed: blocks are read with
 ``SoundFile.blocks``, resampled by a streaming soxr filter, enhanced in
 overlapping chunks (:class:`~espnet_cffma.enhance.overlap_add.OverlapAdd`)
 and written block by block, so memory does not grow with the file's length.
+With ``streaming`` every file takes that path, but a causal model runs one hop
+at a time on it (:class:`~espnet_cffma.enhance.causal_stream.CausalStream`)
+instead of in overlapping chunks.
 """
 
 import logging
@@ -35,6 +38,7 @@ from espnet_cffma.enhance.audio_io import (
     probe,
     read_all,
 )
+from espnet_cffma.enhance.causal_stream import CausalStream, streaming_separator
 from espnet_cffma.enhance.errors import EnhanceError
 from espnet_cffma.enhance.inputs import Job, JobList, write_lists
 from espnet_cffma.enhance.overlap_add import OverlapAdd
@@ -60,6 +64,9 @@ class EnhanceOptions:
         subtype: force an output subtype (``PCM_16``, ``FLOAT``, ...).
         skip_existing: leave outputs that already exist alone.
         block_seconds: read size when streaming.
+        streaming: run a causal model frame by frame on every file (bounded
+            memory, output equal to a whole-file pass; see
+            :mod:`~espnet_cffma.enhance.causal_stream`).
     """
 
     chunk_seconds: float = 20.0
@@ -68,6 +75,7 @@ class EnhanceOptions:
     subtype: str | None = None
     skip_existing: bool = False
     block_seconds: float = 2.0
+    streaming: bool = False
 
 
 @dataclass
@@ -174,11 +182,15 @@ class Enhancer:
 
     Raises:
         ValueError: chunk/overlap settings that cannot work.
+        ModelLoadError: ``streaming`` asked of a model that cannot stream.
     """
 
     def __init__(self, runner: ModelRunner, options: EnhanceOptions | None = None):
         self.runner = runner
         self.options = options or EnhanceOptions()
+        self.causal_separator = (
+            streaming_separator(runner.model) if self.options.streaming else None
+        )
         fs, quantum = runner.fs, runner.frame_quantum
         # Chunk and hop on the model's frame grid: chunked frames then line up
         # with whole-file frames (see OverlapAdd).
@@ -264,7 +276,8 @@ class Enhancer:
         return math.ceil(info.frames * self.runner.fs / info.samplerate)
 
     def _is_long(self, info: AudioInfo) -> bool:
-        return self._model_frames(info) > self.chunk
+        """Whether the file is streamed (all are with ``streaming``)."""
+        return self.options.streaming or self._model_frames(info) > self.chunk
 
     def _check_length(self, job: Job, info: AudioInfo) -> None:
         need = self.runner.min_samples
@@ -394,12 +407,18 @@ class Enhancer:
         from_model = StreamResampler(fs, rate, spec.channels)
 
         def process(chunk: np.ndarray) -> np.ndarray:
-            out = np.stack(self._enhance_rows(list(chunk.T)), axis=1)
-            if not np.isfinite(out).all():
-                raise EnhanceError(str(job.source), "the model produced NaN/Inf")
-            return out
+            return np.stack(self._enhance_rows(list(chunk.T)), axis=1)
 
-        ola = OverlapAdd(process, self.chunk, self.overlap)
+        if self.causal_separator is not None:
+            ola = CausalStream(self.causal_separator, spec.channels)
+        else:
+            ola = OverlapAdd(process, self.chunk, self.overlap)
+
+        def write(y: np.ndarray) -> None:
+            if not np.isfinite(y).all():
+                raise EnhanceError(str(job.source), "the model produced NaN/Inf")
+            writer.write(from_model.process(y))
+
         blocksize = max(int(self.options.block_seconds * rate), 1)
         with AtomicAudioWriter(spec, info.frames) as writer:
             try:
@@ -414,12 +433,12 @@ class Enhancer:
                     if self.options.mixdown and block.shape[1] > 1:
                         block = block.mean(axis=1, keepdims=True)
                     for y in ola.push(to_model.process(block)):
-                        writer.write(from_model.process(y))
+                        write(y)
                     bar.update(round(len(block) / rate, 2))
             for y in ola.push(to_model.flush()):
-                writer.write(from_model.process(y))
+                write(y)
             for y in ola.finish():
-                writer.write(from_model.process(y))
+                write(y)
             writer.write(from_model.flush())
         if checker.frames != info.frames:
             self._warn(
@@ -430,13 +449,12 @@ class Enhancer:
         self._report_input(item, checker)
         self._note_clipped_output(item.result, writer)
         item.result.output = spec.path
-        logger.info(
-            "%s: %d chunks of %.1f s -> %s",
-            job.source,
-            ola.chunks_done,
-            self.chunk / fs,
-            spec.path,
-        )
+        if self.causal_separator is not None:
+            latency_ms = 1000 * ola.latency_samples / fs
+            how = f"streamed hop by hop ({latency_ms:.0f} ms latency)"
+        else:
+            how = f"{ola.chunks_done} chunks of {self.chunk / fs:.1f} s"
+        logger.info("%s: %s -> %s", job.source, how, spec.path)
 
     def _note_clipped_output(self, result: FileResult, writer: AtomicAudioWriter):
         if writer.clipped:

@@ -108,6 +108,7 @@ class StreamingEnhancer:
         self.max_hops = max_hops
         self.hop = separator.stft.hop_length
         self.lookback = separator.stft.lookback
+        self.device = next(separator.parameters()).device
         self.reset()
 
     @property
@@ -132,9 +133,9 @@ class StreamingEnhancer:
         for start in range(0, len(samples), step):
             block = torch.from_numpy(samples[start : start + step]).unsqueeze(0)
             (chunk,), self._state, _ = self.separator.forward_streaming(
-                block, self._state
+                block.to(self.device), self._state
             )
-            outputs.append(chunk[0].numpy())
+            outputs.append(chunk[0].float().cpu().numpy())
         if outputs:
             out = np.concatenate(outputs)
         skip = min(self._to_skip, len(out))
