@@ -286,6 +286,22 @@ def test_model_errors_name_the_file(local_exp, cffma_exp, tmp_path, caplog):
         resolve_model_files(tmp_path / "nowhere")
 
 
+def test_other_ssl_weights_than_trained_with_are_refused(tmp_path, caplog):
+    """A frozen upstream is rebuilt from ssl_path_or_url at load: a different
+    file there is a clear load error (exit 2), not a silently different model."""
+    from espnet_cffma.ssl.checkpoints import build_random_checkpoint
+
+    exp = write_tiny_experiment(tmp_path / "exp", "bss_cffma")
+    build_random_checkpoint("wavlm", exp / "ssl" / "wavlm_tiny.pt", seed=1)
+    wav = tmp_path / "a.wav"
+    sf.write(wav, speechlike(0.5, 16000), 16000)
+    with caplog.at_level(logging.ERROR):
+        code = run_cli("--model", exp, wav, "-o", tmp_path / "o")
+    assert code == 2
+    assert "other SSL weights" in caplog.text
+    assert str(exp / "valid.loss.best.pth") in caplog.text
+
+
 # --------------------------------------------------------------- batching
 def test_plan_batches_by_budget_and_length():
     sizes = [(1, 100), (2, 300), (1, 300), (1, 200)]  # (rows, frames)

@@ -76,8 +76,10 @@ def load_into(
     """Copies ``state_dict`` into ``model``, requiring an exact key match.
 
     Raises:
-        ModelLoadError: keys missing or unexpected, or shapes differ; the message
-            lists a few of each so a wrong config/checkpoint pair is obvious.
+        ModelLoadError: keys missing or unexpected, or shapes differ (the message
+            lists a few of each so a wrong config/checkpoint pair is obvious), or
+            the model refuses the weights (e.g. other SSL weights than the
+            checkpoint was trained with).
     """
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
@@ -99,4 +101,9 @@ def load_into(
             f"Model checkpoint {path} does not match the model built from the "
             f"config: {'; '.join(parts)}"
         )
-    model.load_state_dict(state_dict, strict=True)
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except (ValueError, RuntimeError) as e:
+        # e.g. the SSL front's check that the frozen upstream it rebuilt from
+        # ssl_path_or_url is the one the checkpoint was trained with
+        raise ModelLoadError(f"Model checkpoint {path}: {e}") from None
