@@ -59,8 +59,9 @@ class CNUNetTBSeparator(AbsSeparator):
         hop_length: hop (256); must divide ``win_length``.
         window: ``hamming`` (authors).
         compress_exponent: spectral magnitude compression (0.2).
-        channels: outer channels per complex part (64).
-        mid_channels: inner U-Net channels per part (32).
+        channels: outer channels per complex part (32: the authors' out_ch 64
+            counts both parts).
+        mid_channels: inner U-Net channels per part (16: their mid_ch 32).
         encoder_depths: inner U-Net depth of each encoder stage (6,5,4,4,4,3).
         decoder_depths: per decoder stage (null: encoder depths reversed).
         inner_dense_layers: layers of each inner dense bottleneck (6).
@@ -93,8 +94,8 @@ class CNUNetTBSeparator(AbsSeparator):
         hop_length: int = 256,
         window: str = "hamming",
         compress_exponent: float = 0.2,
-        channels: int = 64,
-        mid_channels: int = 32,
+        channels: int = 32,
+        mid_channels: int = 16,
         encoder_depths: Sequence[int] = (6, 5, 4, 4, 4, 3),
         decoder_depths: Sequence[int] | None = None,
         inner_dense_layers: int = 6,
