@@ -173,3 +173,23 @@ def test_run_sh_help_lists_its_options_and_cffma_sh_s():
     assert "BSS-CFFMA on VoiceBank-DEMAND" in res.stdout
     assert "--enh_config --expdir --local_data_opts" in res.stdout
     assert "--skip_pack true|false [true]" in res.stderr  # cffma.sh --help
+
+
+def test_compare_sh_checks_its_configs(tmp_path):
+    res = run_in_recipe("local/compare.sh", "--expdir", tmp_path)
+    assert res.returncode == 1 and "give --configs" in res.stderr
+    res = run_in_recipe("local/compare.sh", "--expdir", tmp_path, "--configs", "a.yaml")
+    assert res.returncode == 1 and "'a.yaml' is not NAME=YAML" in res.stderr
+    res = run_in_recipe(
+        "local/compare.sh", "--expdir", tmp_path, "--configs", "a=conf/nope.yaml"
+    )
+    assert (
+        res.returncode == 1 and "config conf/nope.yaml (for a) not found" in res.stderr
+    )
+    same = "a=conf/train.yaml a=conf/tuning/train_demo.yaml"
+    res = run_in_recipe("local/compare.sh", "--expdir", tmp_path, "--configs", same)
+    assert res.returncode == 1 and "name a given twice" in res.stderr
+    res = run_in_recipe(
+        "local/compare.sh", "--configs", "a=conf/train.yaml", "--enh_tag", "x"
+    )
+    assert res.returncode == 1 and "--enh_tag is set per config" in res.stderr
