@@ -90,6 +90,46 @@ def test_fetch_speech_cached_and_decodes(speech):
     ]
 
 
+def test_word_recordings_group_languages_into_people():
+    assert sources.word_speaker("en") == sources.word_speaker("en_GB") == "kde_en"
+    assert sources.word_speaker("pt_BR") == "kde_pt"
+    assert sources.word_speaker("sr@ijekavianlatin") == "kde_sr"
+    assert sources.word_speaker("nb") == sources.word_speaker("nn") == "kde_no"
+    assert sources.word_speaker("fr") != sources.word_speaker("de")
+
+
+@pytest.mark.slow
+def test_fetch_word_recordings_many_people_no_duplicates():
+    words = sources.fetch_word_recordings()
+    assert len(words) >= 25 and all(k.startswith("kde_") for k in words)
+    files = [f for fs in words.values() for f in fs]
+    assert len(files) == len(set(files)) > 2000
+    # Serbian script variants hold the same recordings: kept once, by content.
+    digests = [hashlib.sha1(f.read_bytes()).hexdigest() for f in files]
+    assert len(digests) == len(set(digests))
+    assert all(f.stat().st_size > 0 for f in files)
+    for speaker, fs in words.items():
+        for f in fs:
+            folder = f.parent.name if "ktuberling" in f.parts[-4] else None
+            if folder is not None:
+                assert sources.word_speaker(folder) == speaker, f
+    label = sources.word_speaker_label("kde_fr", words["kde_fr"])
+    assert "ktuberling fr" in label and "Ludovic Grossard" in label
+    assert sources.LICENSES["ktuberling-data"] == "GPL-2+"
+    # No empty prompt among Asterisk's either (one en file is empty).
+    prompts = [f for fs in sources.fetch_speech().values() for f in fs]
+    assert all(f.stat().st_size > 0 for f in prompts)
+
+
+def test_voicebank_size_presets_grow():
+    (a_tr, a_te), (b_tr, b_te), (c_tr, c_te) = (
+        voicebank.SIZES[k] for k in ("minimal", "default", "large")
+    )
+    assert a_tr < b_tr < c_tr and a_te < b_te < c_te
+    # The large training set is hours of audio (utterances last 1.5-4 s).
+    assert c_tr * 1.5 / 3600 >= 1.0
+
+
 @pytest.mark.slow
 def test_real_speech_clips():
     clips = real_speech_clips(3, 1.5)
@@ -252,6 +292,11 @@ def test_voicebank_speakers_disjoint(vb):
     train = {r["speaker"] for r in meta if r["split"] == "train"}
     test = {r["speaker"] for r in meta if r["split"] == "test"}
     assert train and test and not train & test
+    # Many people: 12 training utterances, 12 people, most of them KDE voices.
+    assert len(train) == 12 and sum(s.startswith("kde_") for s in train) >= 8
+    ids = {r["utt"][:4]: r["speaker"] for r in meta}
+    assert len(ids) == len(set(ids.values()))  # one corpus id per person
+    assert "GPL-2+" in (vb / "SOURCES.md").read_text()
 
 
 @pytest.mark.slow

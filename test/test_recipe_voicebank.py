@@ -32,6 +32,9 @@ def run_recipe(root, *args):
         "--demo_dir", root / "corpus",
         "--demo_n_train", "8",
         "--demo_n_test", "4",
+        # Asterisk's voices alone: two training people, so that validation
+        # (p287) and training (p226) get 4 utterances each.
+        "--demo_voices", "asterisk",
         "--datadir", root / "data",
         "--dumpdir", root / "dump",
         "--expdir", root / "exp",

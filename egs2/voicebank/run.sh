@@ -6,7 +6,10 @@
 #   ./run.sh --enh_config conf/tuning/train_bss_cffma_wav2vec2_large_pf.yaml
 #   ./run.sh --ssl_ckpt /data/ckpt/WavLM-Large.pt      (offline: a local checkpoint)
 #   ./run.sh --demo true              a small demo corpus and a tiny model, on CPU
+#       --demo_size minimal|default|large --demo_voices many|asterisk
 #       --demo_dir DIR --demo_speech DIR --demo_n_train N --demo_n_test N --demo_cache DIR
+#   ./run.sh --demo true --demo_size large --expdir exp_large \
+#       --enh_config conf/tuning/train_demo_large.yaml   (~2 h of audio, an hour on 2 CPU cores)
 #
 # Set the corpus path in db.sh (VOICEBANK). Options other than the ones below
 # go to cffma.sh (./run.sh --help lists them all).
@@ -24,8 +27,9 @@ run_options="enh_config expdir local_data_opts"
 . scripts/utils/run_options.sh "$@"
 
 if "${demo}"; then
-  # The demo's default speech has two training voices, which get the ids p226 and
-  # p287: validate on p287 only, so that p226 is left for training.
+  # The demo's richest training people get the ids p226 and p287: validate on
+  # p287 only, so that p226 (and, with Asterisk's voices alone, all of its
+  # training speech) is left for training.
   local_data_opts="--valid_speakers p287 ${local_data_opts}"
 fi
 

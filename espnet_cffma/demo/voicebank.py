@@ -11,17 +11,20 @@ Layout (as the real corpus, 48 kHz 16-bit mono WAV)::
     OUT/demo_metadata.tsv        # provenance of every utterance
     OUT/SOURCES.md               # packages, licences, speaker map, conventions
 
-Speakers are people (see :mod:`espnet_cffma.demo.sources`); training people get
-the real corpus's training ids starting with p226 and p287 (the recipes
-validate on them), the two test people get p232 and p257. Noise recordings of
+Speakers are people (see :mod:`espnet_cffma.demo.sources`): by default
+Asterisk's four voices and KDE's word recordings (one speaker per language),
+33 in all. Training people get the real corpus's 28 training ids, the people
+with the most recordings first, so p226 and p287 (the recipes validate on
+p287) have plenty; the two test people get p232 and p257. With more than 28
+training people, those with the fewest recordings are left out. Noise recordings of
 the test set are disjoint from the training ones (recording groups, see
 :func:`~espnet_cffma.demo.sources.split_noise_files`).
 
 Usage::
 
-    python -m espnet_cffma.demo.voicebank --out DIR [--size minimal]
-        [--n_train N --n_test N --speech_dir DIR --noise_dir DIR
-         --cache_dir DIR --seed S]
+    python -m espnet_cffma.demo.voicebank --out DIR [--size minimal|default|large]
+        [--voices many|asterisk --n_train N --n_test N --speech_dir DIR
+         --noise_dir DIR --cache_dir DIR --seed S]
 """
 
 from __future__ import annotations
@@ -60,7 +63,10 @@ TRAIN_SPEAKER_IDS = (
 TEST_SPEAKER_IDS = ("p232", "p257")
 TRAIN_SNRS = (0.0, 5.0, 10.0, 15.0)
 TEST_SNRS = (2.5, 7.5, 12.5, 17.5)
-SIZES = {"minimal": (12, 4), "default": (200, 40)}
+# Preset sizes: (training utterances, test utterances). "minimal" is for tests,
+# "default" for the README's first command, "large" (about 2 h of training
+# audio) for an hour of CPU training (conf/tuning/train_demo_large.yaml).
+SIZES = {"minimal": (12, 4), "default": (200, 40), "large": (2400, 240)}
 CORPUS_SR = 48000
 MIX_SR = 16000  # the speech source is 16 kHz wideband: mix there, then upsample
 DIRS = {
@@ -77,7 +83,9 @@ NOISE_KINDS = {
 LEVEL_DBFS = (-33.0, -23.0)
 
 
-def _speaker_ids(train: list[str], test: list[str]) -> dict[str, str]:
+def _speaker_ids(
+    train: list[str], test: list[str], n_files: dict[str, int]
+) -> dict[str, str]:
     if len(train) < 2:
         raise ValueError(
             f"the VoiceBank demo needs at least 2 training speakers (p226 and p287 "
@@ -85,11 +93,16 @@ def _speaker_ids(train: list[str], test: list[str]) -> dict[str, str]:
         )
     if not 1 <= len(test) <= len(TEST_SPEAKER_IDS):
         raise ValueError(f"the VoiceBank demo takes 1 or 2 test speakers, got {test}")
+    # Richest first: p226/p287 (validation) get the most material, and the
+    # speakers left out beyond 28 are those with the fewest recordings.
+    train = sorted(train, key=lambda s: (-n_files[s], s))
     if len(train) > len(TRAIN_SPEAKER_IDS):
-        logger.warning(
-            "using the first %d of %d training speakers",
+        logger.info(
+            "using the %d of %d training speakers with the most recordings "
+            "(left out: %s)",
             len(TRAIN_SPEAKER_IDS),
             len(train),
+            ", ".join(train[len(TRAIN_SPEAKER_IDS) :]),
         )
         train = train[: len(TRAIN_SPEAKER_IDS)]
     ids = dict(zip(train, TRAIN_SPEAKER_IDS))
@@ -231,7 +244,11 @@ def _sources_md(
         "noise is white or pink.",
         *sources.noise_split_notes(noise_split),
         "Speakers are people: Asterisk's en and es prompts are both Allison "
-        "Smith, so they form one speaker. Test speakers never occur in training.",
+        "Smith, so they form one speaker. KDE's word recordings (KTuberling, "
+        "KLettres) form one speaker per language across both packages and "
+        "regional variants (who recorded most folders is not recorded), joined "
+        "into utterances with their own pauses. Test speakers never occur in "
+        "training.",
     ]
     return sources_markdown("VoiceBank-DEMAND demo", src.provenance, rows, notes)
 
@@ -245,6 +262,7 @@ def build_voicebank_demo(
     speech_dir: str | os.PathLike | None = None,
     noise_dir: str | os.PathLike | None = None,
     test_speakers: list[str] | None = None,
+    voices: str = "many",
 ) -> Path:
     """Writes a VoiceBank-DEMAND-style demo corpus (skips if already built).
 
@@ -261,6 +279,8 @@ def build_voicebank_demo(
         test_speakers: Source speakers held out for the test set (1 or 2);
             default: ``ivrvoice_ru`` and ``june`` for Debian voices, else the
             last two speakers in sorted order.
+        voices: Debian speech: ``many`` (Asterisk's and KDE's voices, 33
+            speakers) or ``asterisk`` (Asterisk's four people only).
 
     Returns:
         The corpus directory.
@@ -276,14 +296,16 @@ def build_voicebank_demo(
     params = corpus_params(
         "voicebank_demo", sizes, seed, speech_dir, noise_dir, test_speakers
     )
+    params["voices"] = voices
     if corpus_is_complete(out, params):
         logger.info("VoiceBank demo already complete in %s", out)
         return out
     t0 = time.time()
-    src = sources.load_sources(cache_dir, speech_dir, noise_dir)
+    src = sources.load_sources(cache_dir, speech_dir, noise_dir, voices)
     train_spk, test_spk = sources.split_speakers(list(src.speakers), test_speakers, 2)
-    ids = _speaker_ids(train_spk, test_spk)
-    train_spk = [s for s in train_spk if s in ids]
+    n_files = {s: len(files) for s, files in src.speakers.items()}
+    ids = _speaker_ids(train_spk, test_spk, n_files)
+    train_spk = [s for s in ids if s not in test_spk]
     noise_split = sources.split_noise_disjoint(
         src.noises, {"train": 0.75, "test": 0.25}
     )
@@ -319,6 +341,13 @@ def main(argv: list[str] | None = None) -> None:
         default="default",
         help="preset sizes: " + ", ".join(f"{k}={v}" for k, v in SIZES.items()),
     )
+    parser.add_argument(
+        "--voices",
+        choices=("many", "asterisk"),
+        default="many",
+        help="Debian speech: Asterisk's and KDE's voices (33 people) or "
+        "Asterisk's four",
+    )
     parser.add_argument("--n_train", type=int, help="training utterances")
     parser.add_argument("--n_test", type=int, help="test utterances")
     parser.add_argument("--seed", type=int, default=0)
@@ -341,6 +370,7 @@ def main(argv: list[str] | None = None) -> None:
             speech_dir=args.speech_dir,
             noise_dir=args.noise_dir,
             test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
+            voices=args.voices,
         )
     except (sources.DemoSourceError, FileExistsError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")
