@@ -324,6 +324,25 @@ def test_voicebank_noise_disjoint(vb):
 
 
 @pytest.mark.slow
+def test_noise_categories_recorded(vb, noises):
+    for files in noises.values():
+        for f in files:
+            assert sources.noise_category(f) in sources.NOISE_CATEGORIES, f
+    listed = _tsv(vb / "noise_list.tsv")
+    assert {r["split"] for r in listed} == {"train", "test"}
+    assert len({r["category"] for r in listed if r["split"] == "train"}) >= 4
+    by_recording = {r["recording"]: r for r in listed}
+    for r in _tsv(vb / "demo_metadata.tsv"):
+        if r["noise_kind"] == "file":
+            path = Path(ast.literal_eval(r["details"])["file"])
+            entry = by_recording[sources.noise_group(path)]
+            assert entry["category"] == r["noise_category"]
+            assert entry["split"] == r["split"]
+        else:
+            assert r["noise_category"] in ("babble", "stationary")
+
+
+@pytest.mark.slow
 def test_voicebank_idempotent_and_deterministic(vb, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in vb.rglob("*.wav")}
     t0 = time.time()

@@ -16,6 +16,7 @@ from espnet_cffma.demo.signals import (
     random_start,
     trim_silence,
 )
+from espnet_cffma.demo.sources import noise_category
 
 
 @dataclass
@@ -28,12 +29,15 @@ class NoiseSegment:
         label: Short noise-type name for logs (``sonicpi-ambi_drone``,
             ``babble``, ``pink``).
         details: Provenance (file and offset, babble talkers, ...).
+        category: What it sounds like: ``stationary``, ``babble``, ``music``,
+            ``machines``, ``nature``, ``effects`` (``other``: a user's files).
     """
 
     audio: np.ndarray
     kind: str
     label: str
     details: dict = field(default_factory=dict)
+    category: str = "other"
 
 
 class NoiseMaker:
@@ -110,7 +114,7 @@ class NoiseMaker:
         if kind == "colored":
             color = str(self.rng.choice(self.colors))
             audio = colored_noise(length, color, self.rng)
-            return NoiseSegment(audio, "colored", color, {"color": color})
+            return NoiseSegment(audio, "colored", color, {"color": color}, "stationary")
         return self._file(length)
 
     def _file(self, length: int) -> NoiseSegment:
@@ -125,7 +129,8 @@ class NoiseMaker:
             if is_audible(seg, self.sr):
                 label = f"{source}-{path.stem}"
                 details = {"file": self._rel(path), "start": start}
-                return NoiseSegment(seg, "file", label, details)
+                category = noise_category(path)
+                return NoiseSegment(seg, "file", label, details, category)
         raise ValueError(f"no audible noise segment of {length} samples found")
 
     def _babble(self, length: int, talkers: list[str]) -> NoiseSegment:
@@ -144,4 +149,4 @@ class NoiseMaker:
         if not clips:
             raise ValueError(f"no audible babble speech among {talkers}")
         audio = babble(clips, length, self.rng, self.sr)
-        return NoiseSegment(audio, "babble", "babble", {"talkers": used})
+        return NoiseSegment(audio, "babble", "babble", {"talkers": used}, "babble")

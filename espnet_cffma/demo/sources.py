@@ -734,6 +734,36 @@ def noise_group(path: Path) -> str:
     return re.sub(r"[_-]?\d+$", "", stem) or stem
 
 
+# Category of each Debian noise recording group (see :func:`noise_group`).
+NOISE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "stationary": (
+        "vinyl_hiss", "ambi_soft_buzz", "ambi_drone", "ambi_glass_hum",
+        "ambi_haunted_hum", "ambi_sauna",
+    ),
+    "music": (
+        "ambi_choir", "ambi_piano", "loop_amen", "loop_breakbeat", "loop_compus",
+        "loop_drone_g", "loop_electric", "loop_garzul", "loop_mehackit", "loop_mika",
+        "loop_perc", "loop_safari", "loop_tabla", "loop_weirdo", "wardrums",
+    ),
+    "machines": (
+        "loop_3d_printer", "loop_industrial", "carts_cart_moving",
+        "default_furnace_active", "ship",
+    ),
+    "nature": (
+        "birds", "morning", "night", "campfire", "env_sounds_water",
+        "env_sounds_lava", "default_water_footstep", "fire_fire", "fire_large",
+        "fire_small",
+    ),
+    "effects": ("ambi_dark_woosh", "ambi_swoosh", "ambi_lunar_land", "ambi_glass_rub"),
+}  # fmt: skip
+_CATEGORY_OF = {g: c for c, groups in NOISE_CATEGORIES.items() for g in groups}
+
+
+def noise_category(path: Path) -> str:
+    """Category of a noise recording (``other`` for a user's own files)."""
+    return _CATEGORY_OF.get(noise_group(Path(path)), "other")
+
+
 def split_noise_files(
     noises: dict[str, list[Path]], fractions: dict[str, float]
 ) -> dict[str, dict[str, list[Path]]]:
@@ -790,6 +820,21 @@ def split_noise_disjoint(
             f"disjoint (sources: {sorted(noises)}); provide more noise files"
         )
     return split
+
+
+def noise_list_tsv(split: dict[str, dict[str, list[Path]]]) -> str:
+    """``noise_list.tsv``: every noise recording group, its split and category."""
+    rows = ["split\tsource\trecording\tcategory\tfiles"]
+    for name, by_source in split.items():
+        for source, files in sorted(by_source.items()):
+            groups: dict[str, list[Path]] = {}
+            for f in files:
+                groups.setdefault(noise_group(f), []).append(f)
+            rows += [
+                f"{name}\t{source}\t{g}\t{noise_category(fs[0])}\t{len(fs)}"
+                for g, fs in sorted(groups.items())
+            ]
+    return "\n".join(rows) + "\n"
 
 
 def noise_split_notes(split: dict[str, dict[str, list[Path]]]) -> list[str]:

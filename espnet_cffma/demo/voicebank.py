@@ -8,7 +8,8 @@ Layout (as the real corpus, 48 kHz 16-bit mono WAV)::
     OUT/noisy_testset_wav/p232_001.wav ...
     OUT/log_trainset_28spk.txt   # "p226_001 <noise> <snr>" per line
     OUT/log_testset.txt
-    OUT/demo_metadata.tsv        # provenance of every utterance
+    OUT/demo_metadata.tsv        # provenance of every utterance (noise category too)
+    OUT/noise_list.tsv           # noise recordings per split, with their categories
     OUT/SOURCES.md               # packages, licences, speaker map, conventions
 
 Speakers are people (see :mod:`espnet_cffma.demo.sources`): by default
@@ -208,7 +209,8 @@ def _write_split(
         log_lines.append(f"{utt} {seg.label} {snr:g}")
         speech_names = ",".join(p.stem for p in used_files)
         meta.append(
-            f"{split.name}\t{utt}\t{spk}\t{seg.kind}\t{seg.label}\t{snr:g}\t"
+            f"{split.name}\t{utt}\t{spk}\t{seg.kind}\t{seg.category}\t"
+            f"{seg.label}\t{snr:g}\t"
             f"{rms_db(clean):.2f}\t{speech_names}\t{seg.details}"
         )
     (tmp / LOGS[split.name]).write_text("\n".join(log_lines) + "\n")
@@ -243,6 +245,9 @@ def _sources_md(
         "short; babble sums 3-6 prompts of other training speakers; coloured "
         "noise is white or pink.",
         *sources.noise_split_notes(noise_split),
+        "Every noise recording's category (stationary, music, machines, nature, "
+        "effects; babble and coloured noise are generated) is in noise_list.tsv "
+        "and, per utterance, in demo_metadata.tsv.",
         "Speakers are people: Asterisk's en and es prompts are both Allison "
         "Smith, so they form one speaker. KDE's word recordings (KTuberling, "
         "KLettres) form one speaker per language across both packages and "
@@ -314,7 +319,8 @@ def build_voicebank_demo(
         _Split("test", 1, test_spk, n_test, TEST_SNRS),
     ]
     meta = [
-        "split\tutt\tspeaker\tnoise_kind\tnoise\tsnr_db\tlevel_dbfs\tspeech\tdetails"
+        "split\tutt\tspeaker\tnoise_kind\tnoise_category\tnoise\tsnr_db\t"
+        "level_dbfs\tspeech\tdetails"
     ]
     cache = sources.cache_root(cache_dir)
     with building(out, params) as tmp:
@@ -322,6 +328,7 @@ def build_voicebank_demo(
             noise_files = noise_split[split.name]
             meta += _write_split(tmp, split, ids, src, noise_files, seed, cache)
         (tmp / "demo_metadata.tsv").write_text("\n".join(meta) + "\n")
+        (tmp / "noise_list.tsv").write_text(sources.noise_list_tsv(noise_split))
         text = _sources_md(src, ids, splits, noise_split, seed)
         (tmp / "SOURCES.md").write_text(text)
     logger.info("VoiceBank demo written to %s in %.1f s", out, time.time() - t0)
