@@ -51,7 +51,7 @@ def noises():
 @pytest.fixture(scope="session")
 def vb(tmp_path_factory, speech, noises):
     return voicebank.build_voicebank_demo(
-        tmp_path_factory.mktemp("vb") / "corpus", n_train=12, n_test=4
+        tmp_path_factory.mktemp("vb") / "corpus", n_train=12, n_test=4, voices="many"
     )
 
 
@@ -122,10 +122,11 @@ def test_fetch_word_recordings_many_people_no_duplicates():
 
 
 def test_voicebank_size_presets_grow():
-    (a_tr, a_te), (b_tr, b_te), (c_tr, c_te) = (
+    (a_tr, a_te, _), (b_tr, b_te, _), (c_tr, c_te, c_voices) = (
         voicebank.SIZES[k] for k in ("minimal", "default", "large")
     )
     assert a_tr < b_tr < c_tr and a_te < b_te < c_te
+    assert c_voices == "many"
     # The large training set is hours of audio (utterances last 1.5-4 s).
     assert c_tr * 1.5 / 3600 >= 1.0
 
@@ -346,12 +347,14 @@ def test_noise_categories_recorded(vb, noises):
 def test_voicebank_idempotent_and_deterministic(vb, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in vb.rglob("*.wav")}
     t0 = time.time()
-    voicebank.build_voicebank_demo(vb, n_train=12, n_test=4)
+    voicebank.build_voicebank_demo(vb, n_train=12, n_test=4, voices="many")
     assert time.time() - t0 < 1.0
     assert before == {p: p.stat().st_mtime_ns for p in vb.rglob("*.wav")}
     with pytest.raises(FileExistsError, match="other settings"):
-        voicebank.build_voicebank_demo(vb, n_train=12, n_test=4, seed=1)
-    other = voicebank.build_voicebank_demo(tmp_path / "again", n_train=12, n_test=4)
+        voicebank.build_voicebank_demo(vb, n_train=12, n_test=4, seed=1, voices="many")
+    other = voicebank.build_voicebank_demo(
+        tmp_path / "again", n_train=12, n_test=4, voices="many"
+    )
     assert _digest(other) == _digest(vb)
     assert not list(tmp_path.glob(".again.building*"))
 

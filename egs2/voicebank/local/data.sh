@@ -20,7 +20,7 @@ valid_speakers="p226 p287"
 demo=false
 demo_dir=              # default: demo_corpus/voicebank (default size), else demo_corpus/voicebank_<size>
 demo_size=default      # the builder's preset: minimal (tests), default (README), large (~2 h, an hour of CPU training)
-demo_voices=many       # Debian speech: many (Asterisk + KDE, 33 people) or asterisk (4 people)
+demo_voices=           # Debian speech: many (Asterisk + KDE, 33 people) or asterisk (4 people); default: the size's
 demo_speech=           # folder of real speech recordings for the demo (optional)
 demo_n_train=          # demo size overrides (default: the preset's)
 demo_n_test=
@@ -47,7 +47,8 @@ if "${demo}"; then
     demo_dir=demo_corpus/voicebank
     [ "${demo_size}" = default ] || demo_dir+="_${demo_size}"
   fi
-  build_opts=(--out "${demo_dir}" --size "${demo_size}" --voices "${demo_voices}" --seed "${demo_seed}")
+  build_opts=(--out "${demo_dir}" --size "${demo_size}" --seed "${demo_seed}")
+  [ -n "${demo_voices}" ] && build_opts+=(--voices "${demo_voices}")
   [ -n "${demo_n_train}" ] && build_opts+=(--n_train "${demo_n_train}")
   [ -n "${demo_n_test}" ] && build_opts+=(--n_test "${demo_n_test}")
   [ -n "${demo_speech}" ] && build_opts+=(--speech_dir "${demo_speech}")
