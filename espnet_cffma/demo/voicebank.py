@@ -67,7 +67,7 @@ TRAIN_SNRS = (0.0, 5.0, 10.0, 15.0)
 TEST_SNRS = (2.5, 7.5, 12.5, 17.5)
 # Preset sizes: (training utterances, test utterances, voices). "minimal" is
 # for tests, "default" for the README's first command, "large" (about 2 h of
-# training audio) for an hour of CPU training (conf/tuning/train_demo_large.yaml).
+# training audio) for CPU training with conf/tuning/train_demo_large.yaml.
 # The default keeps Asterisk's four voices: at its budget (5 epochs, 240
 # updates) the tiny model trained on 27 people's few utterances each stayed
 # below the noisy input on unseen people (test PESQ-WB 1.29 vs 1.35), while on
