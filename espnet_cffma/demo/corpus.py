@@ -4,7 +4,9 @@ A corpus is built in a hidden sibling directory and renamed into place when
 finished, so an interrupted build never leaves a half-written corpus where a
 recipe would find it. A marker file records the build settings: asking for the
 same corpus again is a no-op, asking for different settings in the same place
-is an error (never a silent overwrite).
+is an error (never a silent overwrite), except that a demo corpus written by
+an older version of the builders (an older :data:`FORMAT`) is rebuilt in its
+place: the marker proves it is ours, and its content is outdated.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from espnet_cffma.demo.sources import LICENSES
 logger = logging.getLogger(__name__)
 
 MARKER = ".demo_complete.json"
+# Bumped whenever the builders write different audio for the same settings
+# (2: many voices, LinCity-NG noise, SNR set at the written rate).
+FORMAT = 2
 
 
 def corpus_params(
@@ -54,7 +59,7 @@ def corpus_params(
 
     return {
         "corpus": corpus,
-        "format": 1,
+        "format": FORMAT,
         **sizes,
         "seed": seed,
         "speech_dir": absolute(speech_dir),
@@ -83,6 +88,14 @@ def corpus_is_complete(out_dir: str | os.PathLike, params: dict) -> bool:
         old = json.loads(marker.read_text())
         if old == json.loads(json.dumps(params)):
             return True
+        if _outdated(old, params):
+            logger.warning(
+                "%s holds a %s corpus of an older format (%s): rebuilding it",
+                out,
+                old.get("corpus"),
+                old.get("format"),
+            )
+            return False
         raise FileExistsError(
             f"{out} holds a demo corpus built with other settings ({old}); "
             f"remove it or choose another output directory for {params}"
@@ -95,6 +108,13 @@ def corpus_is_complete(out_dir: str | os.PathLike, params: dict) -> bool:
     return False
 
 
+def _outdated(old: dict, params: dict) -> bool:
+    """Whether a marker is that of the same corpus kind in an older format."""
+    return old.get("corpus") == params.get("corpus") and old.get("format", 0) < (
+        params.get("format", FORMAT)
+    )
+
+
 @contextlib.contextmanager
 def building(out_dir: str | os.PathLike, params: dict) -> Iterator[Path]:
     """Context manager: yields a scratch directory that becomes ``out_dir``.
@@ -104,7 +124,8 @@ def building(out_dir: str | os.PathLike, params: dict) -> Iterator[Path]:
     building the same corpus at once.
 
     Args:
-        out_dir: Final corpus directory (must not hold anything else).
+        out_dir: Final corpus directory (must hold nothing else than an
+            outdated demo corpus, which the new one replaces).
         params: Build settings stored in the marker.
 
     Yields:
@@ -115,6 +136,7 @@ def building(out_dir: str | os.PathLike, params: dict) -> Iterator[Path]:
     out = Path(out_dir).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.building"
+    old = out.parent / f".{out.name}.outdated"
     with FileLock(str(out.parent / f".{out.name}.lock")):
         if tmp.exists():
             shutil.rmtree(tmp)  # left by a killed build
@@ -122,13 +144,21 @@ def building(out_dir: str | os.PathLike, params: dict) -> Iterator[Path]:
         try:
             yield tmp
             (tmp / MARKER).write_text(json.dumps(params, indent=1, sort_keys=True))
-            if out.exists():
+            if (out / MARKER).exists():
+                # An outdated corpus (checked by corpus_is_complete): moved
+                # aside first, so the new one replaces it in one rename.
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(out, old)
+            elif out.exists():
                 out.rmdir()  # empty (checked by corpus_is_complete)
             # A whole tree moves into place (fileio.atomic_path is for files).
             os.replace(tmp, out)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp)
+            if old.exists():
+                shutil.rmtree(old)
 
 
 def write_wav(path: Path, audio: np.ndarray, sr: int) -> None:

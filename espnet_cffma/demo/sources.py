@@ -251,6 +251,18 @@ LICENSES: dict[str, str] = {v.package: v.licence for v in VOICES.values()}
 LICENSES.update({s.package: s.licence for s in NOISE_SOURCES.values()})
 LICENSES.update({w.package: w.licence for w in WORD_RECORDINGS.values()})
 
+# Audio kept for independent evaluation (DESIGN.md section 7): no corpus the
+# project builds may contain it, so the fetcher refuses these packages.
+RESERVED_PACKAGES = frozenset(
+    {
+        "0ad-data",
+        "pocketsphinx-testdata",
+        "fillets-ng-data",
+        "fillets-ng-data-cs",
+        "fillets-ng-data-nl",
+    }
+)
+
 _apt_updated = False
 
 
@@ -386,9 +398,16 @@ def fetch_package(
         Root of the unpacked tree (``<cache>/<package>``).
 
     Raises:
-        DemoSourceError: When apt-get or dpkg-deb is missing or fails.
+        DemoSourceError: When apt-get or dpkg-deb is missing or fails, or the
+            package is one of :data:`RESERVED_PACKAGES`.
     """
     from filelock import FileLock
+
+    if package in RESERVED_PACKAGES:
+        raise DemoSourceError(
+            f"Debian package {package!r} is reserved for independent evaluation "
+            "and must not be used in any corpus the project builds"
+        )
 
     root = cache_root(cache_dir)
     dest = root / package
