@@ -146,6 +146,11 @@ def test_real_speech_clips():
 @pytest.mark.slow
 def test_fetch_noises_and_disjoint_split(noises):
     assert set(noises) == set(sources.NOISE_SOURCES)
+    # LinCity-NG's city sounds, without its interface clicks.
+    lincity = {p.stem for p in noises["lincity"]}
+    assert {"TraficHigh1", "SportsCroud1", "Water1"} <= lincity
+    assert not {"Click", "WindowOpen"} & lincity
+    assert sources.LICENSES["lincity-ng-data"].startswith("GPL-2+")
     for files in noises.values():
         assert files
         for f in files:

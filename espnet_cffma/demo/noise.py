@@ -30,7 +30,8 @@ class NoiseSegment:
             ``babble``, ``pink``).
         details: Provenance (file and offset, babble talkers, ...).
         category: What it sounds like: ``stationary``, ``babble``, ``music``,
-            ``machines``, ``nature``, ``effects`` (``other``: a user's files).
+            ``machines``, ``traffic``, ``city``, ``nature``, ``effects``
+            (``other``: a user's files).
     """
 
     audio: np.ndarray

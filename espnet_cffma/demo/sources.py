@@ -15,7 +15,8 @@ KLettres' letters and syllables, GPL-2+), one speaker per language: about 30
 more people, in about 30 languages.
 
 Noise: CC0 ambient and loop samples from Sonic Pi, Wesnoth's ambient sounds
-(GPL-2+), Minetest's environment sounds (CC-BY-SA-3.0). Train and test noise
+(GPL-2+), Minetest's environment sounds (CC-BY-SA-3.0), LinCity-NG's city
+sounds (GPL-2+; traffic, crowds, industry, water). Train and test noise
 files are kept disjoint at the level of recording groups (numbered variants of
 one recording, e.g. ``birds1``/``birds2``, fall in the same group).
 
@@ -209,12 +210,15 @@ class NoiseSource:
         keep: Paths (``fnmatch`` patterns, relative to ``/``) to unpack.
         select: Patterns (on the unpacked path) of the files used as noise.
         licence: Licence of the selected files.
+        exclude: Patterns of selected files left out after all (interface
+            clicks and the like).
     """
 
     package: str
     keep: tuple[str, ...]
     select: tuple[str, ...]
     licence: str
+    exclude: tuple[str, ...] = ()
 
 
 NOISE_SOURCES: dict[str, NoiseSource] = {
@@ -243,6 +247,25 @@ NOISE_SOURCES: dict[str, NoiseSource] = {
             "*/default_water_footstep.*.ogg",
         ),
         "CC-BY-SA-3.0 (a few files CC0-1.0)",
+    ),
+    # City ambience of each building type: traffic, crowds, industry, water.
+    # The copyright file: GPL-2+, sound effects dual-licensed GPL /
+    # CC-BY-SA-2.0 (the Debian package uses the GPL).
+    "lincity": NoiseSource(
+        "lincity-ng-data",
+        ("usr/share/games/lincity-ng/sounds/*",),
+        ("*.wav",),
+        "GPL-2+ (sound effects also CC-BY-SA-2.0)",
+        # Interface clicks, and snippets under a second that would loop audibly.
+        (
+            "*/Click.wav",
+            "*/Window*.wav",
+            "*/Commune1.wav",
+            "*/PowerLine1.wav",
+            "*/Pottery2.wav",
+            "*/Raze1.wav",
+            "*/SubstationO*.wav",
+        ),
     ),
 }
 
@@ -677,6 +700,7 @@ def _select(root: Path, source: NoiseSource) -> list[Path]:
             p.is_file()
             and any(fnmatch.fnmatch(rel, k) for k in source.keep)
             and any(fnmatch.fnmatch(rel, s) for s in source.select)
+            and not any(fnmatch.fnmatch(rel, x) for x in source.exclude)
         ):
             files.append(p)
     return files
@@ -754,6 +778,9 @@ def noise_group(path: Path) -> str:
 
 
 # Category of each Debian noise recording group (see :func:`noise_group`).
+# LinCity-NG's sounds (capitalised names) are named after the building they
+# play at: their category follows the building (industry -> machines, markets
+# and schools -> babble, homes -> city).
 NOISE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "stationary": (
         "vinyl_hiss", "ambi_soft_buzz", "ambi_drone", "ambi_glass_hum",
@@ -767,11 +794,28 @@ NOISE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "machines": (
         "loop_3d_printer", "loop_industrial", "carts_cart_moving",
         "default_furnace_active", "ship",
+        "Blacksmith", "Build", "CoalMine", "IndustryHigh", "IndustryLight", "Mill",
+        "OreMine", "PowerCoalEmpty", "PowerCoalFull", "PowerCoalLow", "PowerCoalMed",
+        "PowerSolar", "Substation", "Recycle", "Raze", "Tip", "MonumentConstruction",
+        "Pottery", "Rocket", "RocketTakeoff", "RocketExplosion", "WindMill",
+        "WindMillHTech", "FireStation",
+    ),
+    "traffic": (
+        "TraficHigh", "TraficLow", "RailTrain", "DirtTrack", "ParklandPlane", "Harbor",
+    ),
+    "babble": (
+        "SportsCroud", "MarketFull", "MarketMed", "MarketLow", "MarketEmpty", "School",
+        "University",
+    ),
+    "city": (
+        "ResidentialHigh", "ResidentialMed", "ResidentialLow", "ResidentialLowLow",
+        "Shanty", "Commune", "Health", "Monument",
     ),
     "nature": (
         "birds", "morning", "night", "campfire", "env_sounds_water",
         "env_sounds_lava", "default_water_footstep", "fire_fire", "fire_large",
-        "fire_small",
+        "fire_small", "Farm", "OrganicFarm", "Green", "ParklandLake", "Water", "Fire",
+        "FireWasteland",
     ),
     "effects": ("ambi_dark_woosh", "ambi_swoosh", "ambi_lunar_land", "ambi_glass_rub"),
 }  # fmt: skip

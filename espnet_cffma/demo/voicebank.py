@@ -257,8 +257,9 @@ def _sources_md(
         "short; babble sums 3-6 prompts of other training speakers; coloured "
         "noise is white or pink.",
         *sources.noise_split_notes(noise_split),
-        "Every noise recording's category (stationary, music, machines, nature, "
-        "effects; babble and coloured noise are generated) is in noise_list.tsv "
+        "Every noise recording's category (stationary, music, machines, traffic, "
+        "babble, city, nature, effects; generated babble and coloured noise too) "
+        "is in noise_list.tsv "
         "and, per utterance, in demo_metadata.tsv.",
         "Speakers are people: Asterisk's en and es prompts are both Allison "
         "Smith, so they form one speaker. KDE's word recordings (KTuberling, "
