@@ -58,7 +58,7 @@ def vb(tmp_path_factory, speech, noises):
 @pytest.fixture(scope="session")
 def wh(tmp_path_factory, speech, noises):
     return whamr.build_whamr_demo(
-        tmp_path_factory.mktemp("wh") / "corpus", n_tr=6, n_cv=2, n_tt=4
+        tmp_path_factory.mktemp("wh") / "corpus", n_tr=6, n_cv=2, n_tt=4, voices="many"
     )
 
 
@@ -122,13 +122,36 @@ def test_fetch_word_recordings_many_people_no_duplicates():
 
 
 def test_voicebank_size_presets_grow():
+    assert list(voicebank.SIZES) == list(whamr.SIZES) == list(corpus.SIZE_NAMES)
     (a_tr, a_te, _), (b_tr, b_te, _), (c_tr, c_te, c_voices) = (
-        voicebank.SIZES[k] for k in ("minimal", "default", "large")
+        voicebank.SIZES[k] for k in ("tiny", "small", "large")
     )
     assert a_tr < b_tr < c_tr and a_te < b_te < c_te
     assert c_voices == "many"
     # The large training set is hours of audio (utterances last 1.5-4 s).
     assert c_tr * 1.5 / 3600 >= 1.0
+    (a, *_), (b, *_), (c, *_, wh_voices) = whamr.SIZES.values()
+    assert a < b < c and c * 2.0 / 3600 >= 0.5 and wh_voices == "many"
+    # The first releases' names still work; unknown names are refused.
+    assert corpus.size_preset("minimal") == "tiny"
+    assert corpus.size_preset("default") == "small"
+    with pytest.raises(ValueError, match="unknown demo size"):
+        corpus.size_preset("huge")
+
+
+def test_whamr_people_split():
+    n_files = {f"p{i:02d}": 100 - i for i in range(12)}
+    train, test = list(n_files)[:10], list(n_files)[10:]
+    people = whamr.split_people(train, test, n_files)
+    assert not set(people["tr"]) & set(people["cv"])
+    assert not (set(people["tr"]) | set(people["cv"])) & set(people["tt"])
+    assert set(test) <= set(people["tt"])
+    assert {"p00", "p01"} <= set(people["tr"])  # the richest stay in training
+    assert sorted(people["tr"] + people["cv"] + people["tt"]) == sorted(n_files)
+    assert people == whamr.split_people(train, test, n_files)
+    # Four people (Asterisk's): tr and cv share the training people.
+    few = whamr.split_people(train[:2], test, n_files)
+    assert few == {"tr": train[:2], "cv": train[:2], "tt": test}
 
 
 @pytest.mark.slow
@@ -465,9 +488,14 @@ def test_whamr_rir_direct_path():
 @pytest.mark.slow
 def test_whamr_splits_disjoint(wh):
     meta = {s: _tsv(wh / "metadata" / f"mix_single_{s}.tsv") for s in whamr.SPLITS}
-    train_spk = {r["speaker"] for s in ("tr", "cv") for r in meta[s]}
-    test_spk = {r["speaker"] for r in meta["tt"]}
-    assert train_spk and test_spk and not train_spk & test_spk
+    people = {s: {r["speaker"] for r in meta[s]} for s in whamr.SPLITS}
+    # With many voices, tr, cv and tt hold disjoint people.
+    assert all(people.values())
+    assert not people["tr"] & people["cv"]
+    assert not (people["tr"] | people["cv"]) & people["tt"]
+    # KDE's word lists are joined with pauses (see utterances.WORD_LIST_OPTIONS).
+    assert "random 0.1-0.4 s pause" in (wh / "SOURCES.md").read_text()
+    assert (wh / "noise_list.tsv").exists()
 
     def rooms(split):
         return {

@@ -61,9 +61,14 @@ def read(path):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    # Same sizes and seed as ./run.sh --demo_size minimal: run.sh reuses it.
+    # Same sizes, voices and seed as ./run.sh --demo_size tiny: run.sh reuses it.
     return build_whamr_demo(
-        tmp_path_factory.mktemp("whamr") / "corpus", n_tr=12, n_cv=4, n_tt=4, seed=0
+        tmp_path_factory.mktemp("whamr") / "corpus",
+        n_tr=12,
+        n_cv=4,
+        n_tt=4,
+        seed=0,
+        voices="many",
     )
 
 
@@ -294,7 +299,7 @@ def demo_run(corpus, tmp_path_factory):
     cmd = [
         "./run.sh",
         "--demo", "true",
-        "--demo_size", "minimal",
+        "--demo_size", "tiny",
         "--demo_dir", corpus,
         "--tasks", "joint",
         "--datadir", root / "data",

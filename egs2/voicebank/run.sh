@@ -6,8 +6,9 @@
 #   ./run.sh --enh_config conf/tuning/train_bss_cffma_wav2vec2_large_pf.yaml
 #   ./run.sh --ssl_ckpt /data/ckpt/WavLM-Large.pt      (offline: a local checkpoint)
 #   ./run.sh --demo true              a small demo corpus and a tiny model, on CPU
-#       --demo_size minimal|default|large --demo_voices many|asterisk
-#       --demo_dir DIR --demo_speech DIR --demo_n_train N --demo_n_test N --demo_cache DIR
+#       --demo_size tiny|small|large --demo_voices many|asterisk
+#       --demo_dir DIR --demo_speech DIR --demo_noise DIR --demo_n_train N --demo_n_test N
+#       --demo_cache DIR
 #   ./run.sh --demo true --demo_size large --expdir exp_large \
 #       --enh_config conf/tuning/train_demo_large.yaml   (~2 h of audio; ~30 min on 2 CPU cores)
 #

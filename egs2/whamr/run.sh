@@ -8,7 +8,8 @@
 #   ./run.sh --stage 5 --stop_stage 7 --ngpu 1
 #   ./run.sh --ssl_ckpt /data/ckpt/WavLM-Large.pt    (offline: a local checkpoint)
 #   ./run.sh --demo true                      a small demo corpus and a tiny model, on CPU
-#       --demo_dir DIR --demo_size minimal|default --demo_speech DIR --demo_noise DIR
+#       --demo_dir DIR --demo_size tiny|small|large --demo_voices many|asterisk
+#       --demo_speech DIR --demo_noise DIR
 #
 #   task      input                  target
 #   denoise   mix_single_anechoic    s1_anechoic
@@ -49,7 +50,7 @@ for task in ${tasks}; do input_of "${task}" >/dev/null; done
 results=${results:-${expdir}/RESULTS.md}
 note=
 if "${demo}"; then
-  note="Demo run on the WHAMR!-style demo corpus (${demo_dir:-demo_corpus/whamr}, size ${demo_size:-default}; see its SOURCES.md), not on WHAMR!. The SSL upstream had RANDOM weights (a tiny WavLM-shaped checkpoint built by stage 3) and the model is a tiny BSS-CFFMA: these numbers only show that the pipeline runs, not what BSS-CFFMA achieves."
+  note="Demo run on the WHAMR!-style demo corpus (${demo_dir:-demo_corpus/whamr*}, size ${demo_size:-small}; see its SOURCES.md), not on WHAMR!. The SSL upstream had RANDOM weights (a tiny WavLM-shaped checkpoint built by stage 3) and the model is a tiny BSS-CFFMA: these numbers only show that the pipeline runs, not what BSS-CFFMA achieves."
 fi
 
 entries=()

@@ -22,6 +22,10 @@ class DemoSourceError(RuntimeError):
     """A demo source (Debian package, user folder or audio file) cannot be used."""
 
 
+class EmptyAudioError(DemoSourceError):
+    """An audio file holds no samples (one of Asterisk's prompts does)."""
+
+
 def _decode_g722(path: Path) -> np.ndarray:
     from G722 import G722  # PyPI package "g722"; bit-exact to ffmpeg's decoder
 
@@ -46,6 +50,7 @@ def load_audio(path: str | os.PathLike, sr: int = SPEECH_SR) -> np.ndarray:
 
     Raises:
         DemoSourceError: When the file cannot be read.
+        EmptyAudioError: When it holds no samples.
     """
     path = Path(path)
     try:
@@ -57,5 +62,5 @@ def load_audio(path: str | os.PathLike, sr: int = SPEECH_SR) -> np.ndarray:
     except (OSError, RuntimeError, sf.LibsndfileError) as err:
         raise DemoSourceError(f"cannot read audio file {path}: {err}") from err
     if x.size == 0:
-        raise DemoSourceError(f"audio file {path} is empty")
+        raise EmptyAudioError(f"audio file {path} is empty")
     return resample(x, file_sr, sr)

@@ -32,6 +32,25 @@ MARKER = ".demo_complete.json"
 FORMAT = 2
 
 
+# Size presets every builder offers: tiny (tests, seconds), small (the
+# README's first command), large (hours of audio, CPU training). The names of
+# the first releases are still accepted.
+SIZE_NAMES = ("tiny", "small", "large")
+SIZE_ALIASES = {"minimal": "tiny", "default": "small"}
+
+
+def size_preset(size: str) -> str:
+    """The preset a ``--size`` value names (``minimal`` -> ``tiny`` ...).
+
+    Raises:
+        ValueError: For an unknown name.
+    """
+    size = SIZE_ALIASES.get(size, size)
+    if size not in SIZE_NAMES:
+        raise ValueError(f"unknown demo size {size!r}; choose from {SIZE_NAMES}")
+    return size
+
+
 def corpus_params(
     corpus: str,
     sizes: dict[str, int],

@@ -13,7 +13,7 @@ Layout (as the real corpus, 48 kHz 16-bit mono WAV)::
     OUT/SOURCES.md               # packages, licences, speaker map, conventions
 
 Speakers are people (see :mod:`espnet_cffma.demo.sources`): Asterisk's four
-voices, and with ``voices="many"`` (the minimal and large presets) KDE's word
+voices, and with ``voices="many"`` (the tiny and large presets) KDE's word
 recordings too (one speaker per language), 33 in all. Training people get the
 real corpus's 28 training ids, the people with the most recordings first, so
 p226 and p287 (the recipes validate on p287) have plenty; the two test people
@@ -24,7 +24,7 @@ training ones (recording groups, see
 
 Usage::
 
-    python -m espnet_cffma.demo.voicebank --out DIR [--size minimal|default|large]
+    python -m espnet_cffma.demo.voicebank --out DIR [--size tiny|small|large]
         [--voices many|asterisk --n_train N --n_test N --speech_dir DIR
          --noise_dir DIR --cache_dir DIR --seed S]
 """
@@ -43,15 +43,21 @@ from tqdm import tqdm
 
 from espnet_cffma.demo import sources
 from espnet_cffma.demo.corpus import (
+    SIZE_ALIASES,
     building,
     corpus_is_complete,
     corpus_params,
+    size_preset,
     sources_markdown,
     write_wav,
 )
 from espnet_cffma.demo.noise import NoiseMaker, NoiseSegment
 from espnet_cffma.demo.signals import rms_db, scale_noise_to_snr
-from espnet_cffma.demo.utterances import UtteranceMaker
+from espnet_cffma.demo.utterances import (
+    UtteranceMaker,
+    utterance_note,
+    utterance_options,
+)
 from espnet_cffma.resampling import resample
 
 logger = logging.getLogger(__name__)
@@ -65,16 +71,16 @@ TRAIN_SPEAKER_IDS = (
 TEST_SPEAKER_IDS = ("p232", "p257")
 TRAIN_SNRS = (0.0, 5.0, 10.0, 15.0)
 TEST_SNRS = (2.5, 7.5, 12.5, 17.5)
-# Preset sizes: (training utterances, test utterances, voices). "minimal" is
-# for tests, "default" for the README's first command, "large" (about 2 h of
+# Preset sizes: (training utterances, test utterances, voices). "tiny" is for
+# tests, "small" for the README's first command, "large" (about 2 h of
 # training audio) for CPU training with conf/tuning/train_demo_large.yaml.
-# The default keeps Asterisk's four voices: at its budget (5 epochs, 240
-# updates) the tiny model trained on 27 people's few utterances each stayed
-# below the noisy input on unseen people (test PESQ-WB 1.29 vs 1.35), while on
-# two people's studio prompts it is above it (1.60 vs 1.34).
+# Small keeps Asterisk's four voices: at its budget (5 epochs, 240 updates)
+# the tiny model trained on 27 people's few utterances each stayed below the
+# noisy input on unseen people (test PESQ-WB 1.29 vs 1.35), while on two
+# people's studio prompts it is above it (1.60 vs 1.34).
 SIZES = {
-    "minimal": (12, 4, "many"),
-    "default": (200, 40, "asterisk"),
+    "tiny": (12, 4, "many"),
+    "small": (200, 40, "asterisk"),
     "large": (2400, 240, "many"),
 }
 CORPUS_SR = 48000
@@ -177,6 +183,7 @@ def _write_split(
     noise_files: dict[str, list[Path]],
     seed: int,
     cache: Path,
+    utterance_opts: dict,
 ) -> list[str]:
     """Writes one split's wav files and log; returns its metadata rows.
 
@@ -188,12 +195,15 @@ def _write_split(
         noise_files: Noise source -> recordings of this split.
         seed: Corpus seed.
         cache: Debian package cache (noise paths are logged relative to it).
+        utterance_opts: Extra :class:`UtteranceMaker` options.
     """
     speakers = split.speakers
     rng = np.random.default_rng([seed, split.index])
     makers = {
         s: UtteranceMaker(
-            src.speakers[s], np.random.default_rng([seed, split.index, j])
+            src.speakers[s],
+            np.random.default_rng([seed, split.index, j]),
+            **utterance_opts,
         )
         for j, s in enumerate(speakers)
     }
@@ -246,8 +256,7 @@ def _sources_md(
         "Files are 48 kHz 16-bit mono like the real corpus, but the content is "
         "band-limited to 8 kHz: speech is 16 kHz G.722 wideband, so speech and "
         "noise are drawn at 16 kHz, upsampled (soxr) to 48 kHz, and mixed there.",
-        "Utterances: a speaker's voice prompts, trimmed to 0.12 s of their own "
-        "silence at each end, joined or cut at the quietest point, 1.5-4 s.",
+        utterance_note((1.5, 4.0)),
         f"Clean level uniform in {LEVEL_DBFS} dBFS (RMS). SNR = energy ratio of "
         "clean to (noisy - clean) over the whole utterance; train SNRs "
         f"{TRAIN_SNRS} dB, test {TEST_SNRS} dB (as the real corpus). When a "
@@ -273,14 +282,14 @@ def _sources_md(
 
 def build_voicebank_demo(
     out_dir: str | os.PathLike,
-    n_train: int = SIZES["default"][0],
-    n_test: int = SIZES["default"][1],
+    n_train: int = SIZES["small"][0],
+    n_test: int = SIZES["small"][1],
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
     speech_dir: str | os.PathLike | None = None,
     noise_dir: str | os.PathLike | None = None,
     test_speakers: list[str] | None = None,
-    voices: str = SIZES["default"][2],
+    voices: str = SIZES["small"][2],
 ) -> Path:
     """Writes a VoiceBank-DEMAND-style demo corpus (skips if already built).
 
@@ -315,10 +324,7 @@ def build_voicebank_demo(
     params = corpus_params(
         "voicebank_demo", sizes, seed, speech_dir, noise_dir, test_speakers
     )
-    if voices != "asterisk":
-        # Recorded only when not the earlier speech, so that corpora built
-        # before the option existed still count as complete.
-        params["voices"] = voices
+    params["voices"] = voices
     if corpus_is_complete(out, params):
         logger.info("VoiceBank demo already complete in %s", out)
         return out
@@ -340,10 +346,13 @@ def build_voicebank_demo(
         "level_dbfs\tspeech\tdetails"
     ]
     cache = sources.cache_root(cache_dir)
+    utterance_opts = utterance_options(voices, speech_dir)
     with building(out, params) as tmp:
         for split in splits:
             noise_files = noise_split[split.name]
-            meta += _write_split(tmp, split, ids, src, noise_files, seed, cache)
+            meta += _write_split(
+                tmp, split, ids, src, noise_files, seed, cache, utterance_opts
+            )
         (tmp / "demo_metadata.tsv").write_text("\n".join(meta) + "\n")
         (tmp / "noise_list.tsv").write_text(sources.noise_list_tsv(noise_split))
         text = _sources_md(src, ids, splits, noise_split, seed)
@@ -361,9 +370,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="corpus directory")
     parser.add_argument(
         "--size",
-        choices=sorted(SIZES),
-        default="default",
-        help="preset sizes: " + ", ".join(f"{k}={v}" for k, v in SIZES.items()),
+        choices=[*SIZES, *SIZE_ALIASES],
+        default="small",
+        help="preset sizes (training, test utterances, voices): "
+        + ", ".join(f"{k}={v}" for k, v in SIZES.items())
+        + "; minimal and default are the old names of tiny and small",
     )
     parser.add_argument(
         "--voices",
@@ -382,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    n_train, n_test, voices = SIZES[args.size]
+    n_train, n_test, voices = SIZES[size_preset(args.size)]
     try:
         build_voicebank_demo(
             args.out,

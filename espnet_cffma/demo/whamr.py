@@ -5,6 +5,7 @@ Layout (as the real corpus, 16 kHz 16-bit mono WAV)::
     OUT/wav16k/{min,max}/{tr,cv,tt}/{mix_single_anechoic,mix_single_reverb,
                                      s1_anechoic,s1_reverb,noise}/NAME.wav
     OUT/metadata/mix_single_{tr,cv,tt}.tsv   # room, positions, RT60, SNR, noise
+    OUT/noise_list.tsv                       # noise recordings per split, categories
     OUT/SOURCES.md                           # packages, licences, speakers
 
 The generation conventions (rooms, RT60, the anechoic target's alignment with
@@ -14,16 +15,22 @@ with the direct-path part of the same simulated RIR, so its direct path lies on
 the very samples of ``s1_reverb``'s (:func:`direct_path_lag` measures it);
 SNRs follow WHAM! (-6 to +3 dB); ``min`` is the start of ``max``.
 
+People: Asterisk's four voices (the small preset) or, with ``voices="many"``
+(tiny and large), KDE's word recordings too. With enough people, tr, cv and
+tt hold disjoint people (:func:`split_people`); with Asterisk's four, tr and
+cv share the two training people, as WHAMR!'s tr and cv share WSJ0's.
+
 Usage::
 
-    python -m espnet_cffma.demo.whamr --out DIR [--size minimal]
-        [--n_tr N --n_cv N --n_tt N --speech_dir DIR --noise_dir DIR
-         --cache_dir DIR --seed S]
+    python -m espnet_cffma.demo.whamr --out DIR [--size tiny|small|large]
+        [--voices many|asterisk --n_tr N --n_cv N --n_tt N --speech_dir DIR
+         --noise_dir DIR --cache_dir DIR --seed S]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import math
 import os
@@ -32,20 +39,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import correlate, fftconvolve
+from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from espnet_cffma.demo import sources
 from espnet_cffma.demo.corpus import (
+    SIZE_ALIASES,
     building,
     corpus_is_complete,
     corpus_params,
+    size_preset,
     sources_markdown,
     write_wav,
 )
 from espnet_cffma.demo.noise import NoiseMaker, NoiseSegment
 from espnet_cffma.demo.signals import noise_gain_for_snr, rms_db
-from espnet_cffma.demo.utterances import UtteranceMaker
+from espnet_cffma.demo.utterances import (
+    UtteranceMaker,
+    utterance_note,
+    utterance_options,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +71,21 @@ KINDS = (
     "s1_reverb",
     "noise",
 )
-SIZES = {"minimal": (12, 4, 4), "default": (200, 50, 50)}
+# Preset sizes: (tr, cv, tt mixtures, voices); see voicebank.SIZES for why
+# small keeps Asterisk's four voices. Large: about 1.7 h of tr audio (min).
+SIZES = {
+    "tiny": (12, 4, 4, "many"),
+    "small": (200, 50, 50, "asterisk"),
+    "large": (1600, 240, 240, "many"),
+}
 SNR_RANGE = (-6.0, 3.0)
 RT60_RANGE = (0.2, 1.0)
 LEVEL_DBFS = (-30.0, -20.0)
 UTT_SECONDS = (2.0, 5.0)
+# Share of the training people held out for cv, and again for tt, when there
+# are at least MIN_PEOPLE_TO_HOLD_OUT of them (else tr and cv share people).
+HELD_OUT_PEOPLE_SHARE = 0.15
+MIN_PEOPLE_TO_HOLD_OUT = 8
 TAIL_SECONDS = (0.25, 1.0)
 NOISE_FRACTIONS = {"tr": 0.6, "cv": 0.15, "tt": 0.25}
 NOISE_KINDS = {"file": 0.8, "babble": 0.2}  # WHAM! noise is mostly crowds
@@ -85,10 +108,13 @@ CONVENTIONS = (
     "noise on the `min` length; the same noise is in both mixtures; "
     "mix_single_* = s1_* + noise. When a file would clip, all five signals "
     "get one gain.",
-    "tr and cv use the training speakers (never the same prompt), tt the "
-    "held-out ones; noise recording groups are split tr 60 % / cv 15 % / "
-    "tt 25 %, disjointly; noise is 80 % recordings, 20 % babble of 3-6 prompts "
-    "of other speakers of the same split.",
+    "Speakers are people. With at least 8 training people, tr, cv and tt hold "
+    "disjoint people (15 % of them each for cv and extra tt people); with "
+    "fewer, tr and cv share them (never the same prompt), as in WHAMR!. Noise "
+    "recording groups are split tr 60 % / cv 15 % / tt 25 %, disjointly; noise "
+    "is 80 % recordings, 20 % babble of 3-6 prompts of other speakers of the "
+    "same split. Each recording's category is in noise_list.tsv and, per "
+    "mixture, in the metadata's noise_category column.",
     "Names: <speaker code><utterance no.>_<snr>.wav; the speaker codes are in "
     "the table above; metadata/mix_single_<split>.tsv has each mixture's "
     "room, positions, target and measured RT60, noise and SNR.",
@@ -194,11 +220,13 @@ def room_impulse_responses(
 
 
 def direct_path_lag(anechoic: np.ndarray, reverberant: np.ndarray, max_lag: int) -> int:
-    """Lag (samples) of ``reverberant`` relative to ``anechoic`` by cross-correlation.
+    """Lag (samples) of ``reverberant`` relative to ``anechoic`` (GCC-PHAT).
 
     The direct path is the strongest single copy of the source in a
-    reverberant signal, so the cross-correlation with the anechoic target
-    peaks at their direct-path offset: 0 when they are aligned.
+    reverberant signal. The phase transform whitens the cross-spectrum, so the
+    cross-correlation peaks sharply at each copy's delay and the direct path
+    wins; a plain cross-correlation of voiced, repetitive speech (sustained
+    vowels, spelled letters) can peak on the summed late reverberation instead.
 
     Args:
         anechoic: Anechoic (direct-path) signal ``[T]``.
@@ -208,18 +236,55 @@ def direct_path_lag(anechoic: np.ndarray, reverberant: np.ndarray, max_lag: int)
     Returns:
         ``k`` such that ``reverberant[t + k]`` best matches ``anechoic[t]``.
     """
-    xcorr = correlate(reverberant, anechoic, mode="full", method="fft")
-    zero = len(anechoic) - 1
-    lo, hi = max(0, zero - max_lag), min(len(xcorr), zero + max_lag + 1)
-    return int(np.argmax(xcorr[lo:hi])) + lo - zero
+    n_fft = 1 << (len(anechoic) + len(reverberant) - 1).bit_length()
+    cross = np.fft.rfft(reverberant, n_fft) * np.conj(np.fft.rfft(anechoic, n_fft))
+    xcorr = np.fft.irfft(cross / (np.abs(cross) + 1e-12), n_fft)
+    # Lags -max_lag .. max_lag (negative lags wrap to the end).
+    window = np.concatenate([xcorr[n_fft - max_lag :], xcorr[: max_lag + 1]])
+    return int(np.argmax(window)) - max_lag
 
 
-def _speaker_codes(train: list[str], test: list[str]) -> dict[str, str]:
-    return {s: f"s{i + 1:02d}" for i, s in enumerate([*train, *test])}
+def _speaker_codes(people: dict[str, list[str]]) -> dict[str, str]:
+    order = list(dict.fromkeys(s for split in SPLITS for s in people[split]))
+    return {s: f"s{i + 1:02d}" for i, s in enumerate(order)}
+
+
+def split_people(
+    train: list[str], test: list[str], n_files: dict[str, int]
+) -> dict[str, list[str]]:
+    """The people of tr, cv and tt.
+
+    With at least :data:`MIN_PEOPLE_TO_HOLD_OUT` training people, a share
+    (:data:`HELD_OUT_PEOPLE_SHARE`) of them goes to cv and as many again join
+    tt, so that the three splits hold disjoint people. The two people with the
+    most recordings always stay in tr; the others are drawn by a hash of
+    their names, so the choice does not depend on the seed.
+
+    Args:
+        train: Training people (from :func:`sources.split_speakers`).
+        test: Held-out people.
+        n_files: Person -> number of recordings.
+
+    Returns:
+        ``{"tr": [...], "cv": [...], "tt": [...]}``; cv equals tr when there
+        are too few people to hold some out.
+    """
+    if len(train) < MIN_PEOPLE_TO_HOLD_OUT:
+        return {"tr": list(train), "cv": list(train), "tt": list(test)}
+    richest = sorted(train, key=lambda s: (-n_files[s], s))[:2]
+    candidates = sorted(
+        (s for s in train if s not in richest),
+        key=lambda s: hashlib.sha1(s.encode()).hexdigest(),
+    )
+    n = max(1, round(HELD_OUT_PEOPLE_SHARE * len(train)))
+    cv, extra_tt = candidates[:n], candidates[n : 2 * n]
+    tr = [s for s in train if s not in cv and s not in extra_tt]
+    return {"tr": tr, "cv": sorted(cv), "tt": sorted([*test, *extra_tt])}
 
 
 METADATA_HEADER = (
-    "name\tspeaker\tspeech\tnoise_kind\tnoise\tnoise_details\tsnr_db\troom\t"
+    "name\tspeaker\tspeech\tnoise_kind\tnoise_category\tnoise\tnoise_details\t"
+    "snr_db\troom\t"
     "length\twidth\theight\trt60_target\trt60_measured\tmic\tsource\t"
     "distance\tdirect_sample\tlen_min\tlen_max"
 )
@@ -310,6 +375,7 @@ def _metadata_row(name: str, speaker: str, split: str, mix: _Mixture) -> str:
         speaker,
         ",".join(p.stem for p in mix.speech_files),
         mix.noise.kind,
+        mix.noise.category,
         mix.noise.label,
         mix.noise.details,
         f"{mix.snr:.4f}",
@@ -385,18 +451,20 @@ def _write_split(
 def _sources_md(
     src: sources.DemoSources,
     codes: dict[str, str],
-    train_spk: list[str],
-    test_spk: list[str],
+    people: dict[str, list[str]],
     sizes: dict[str, int],
     noise_split: dict[str, dict[str, list[Path]]],
     seed: int,
 ) -> str:
     """SOURCES.md: packages, speakers and the generation conventions."""
-    rows = [(codes[s], src.speaker_label(s), "tr, cv") for s in train_spk]
-    rows += [(codes[s], src.speaker_label(s), "tt") for s in test_spk]
+    rows = [
+        (code, src.speaker_label(s), ", ".join(k for k in SPLITS if s in people[k]))
+        for s, code in codes.items()
+    ]
     notes = [
         f"{sizes['tr']}/{sizes['cv']}/{sizes['tt']} mixtures (tr/cv/tt), seed {seed}.",
         *CONVENTIONS,
+        utterance_note(UTT_SECONDS),
         *sources.noise_split_notes(noise_split),
     ]
     return sources_markdown("WHAMR! demo", src.provenance, rows, notes)
@@ -404,28 +472,32 @@ def _sources_md(
 
 def build_whamr_demo(
     out_dir: str | os.PathLike,
-    n_tr: int = SIZES["default"][0],
-    n_cv: int = SIZES["default"][1],
-    n_tt: int = SIZES["default"][2],
+    n_tr: int = SIZES["small"][0],
+    n_cv: int = SIZES["small"][1],
+    n_tt: int = SIZES["small"][2],
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
     speech_dir: str | os.PathLike | None = None,
     noise_dir: str | os.PathLike | None = None,
     test_speakers: list[str] | None = None,
+    voices: str = SIZES["small"][3],
 ) -> Path:
     """Writes a WHAMR!-style single-speaker demo corpus (skips if already built).
 
     Args:
         out_dir: Corpus directory (created atomically).
         n_tr: Training mixtures.
-        n_cv: Validation mixtures (training speakers).
-        n_tt: Test mixtures (held-out speakers, rooms and noise).
+        n_cv: Validation mixtures.
+        n_tt: Test mixtures (held-out people, rooms and noise).
         seed: Random seed; the same seed gives the same corpus.
         cache_dir: Debian package cache.
         speech_dir: Use this folder of clean speech instead of Debian voices.
         noise_dir: Use this folder of noise instead of Debian noise packages.
         test_speakers: Source speakers held out for ``tt`` (default as in
-            :func:`espnet_cffma.demo.sources.split_speakers`).
+            :func:`espnet_cffma.demo.sources.split_speakers`; with many
+            people, :func:`split_people` adds some).
+        voices: Debian speech: ``many`` (Asterisk's and KDE's voices) or
+            ``asterisk`` (Asterisk's four people only).
 
     Returns:
         The corpus directory.
@@ -442,32 +514,39 @@ def build_whamr_demo(
         noise_dir,
         test_speakers,
     )
+    params["voices"] = voices
     if corpus_is_complete(out, params):
         logger.info("WHAMR! demo already complete in %s", out)
         return out
     t0 = time.time()
-    src = sources.load_sources(cache_dir, speech_dir, noise_dir)
+    src = sources.load_sources(cache_dir, speech_dir, noise_dir, voices)
     train_spk, test_spk = sources.split_speakers(list(src.speakers), test_speakers, 2)
     if not train_spk:
         raise ValueError(f"no training speakers left after holding out {test_spk}")
-    codes = _speaker_codes(train_spk, test_spk)
+    n_files = {s: len(files) for s, files in src.speakers.items()}
+    people = split_people(train_spk, test_spk, n_files)
+    codes = _speaker_codes(people)
     noise_split = sources.split_noise_disjoint(src.noises, NOISE_FRACTIONS)
     cache = sources.cache_root(cache_dir)
-    # One maker per speaker across tr and cv, so they never share prompts.
+    # One maker per speaker across splits, so tr and cv never share prompts.
     makers = {
         s: UtteranceMaker(
-            src.speakers[s], np.random.default_rng([seed, 7, j]), SR, *UTT_SECONDS
+            src.speakers[s],
+            np.random.default_rng([seed, 7, j]),
+            SR,
+            *UTT_SECONDS,
+            **utterance_options(voices, speech_dir),
         )
-        for j, s in enumerate([*train_spk, *test_spk])
+        for j, s in enumerate(codes)
     }
     with building(out, params) as tmp:
         for split in SPLITS:
-            speakers = test_spk if split == "tt" else train_spk
             _write_split(
-                tmp, split, sizes[split], speakers, makers, codes, src,
+                tmp, split, sizes[split], people[split], makers, codes, src,
                 noise_split[split], seed, cache,
             )  # fmt: skip
-        text = _sources_md(src, codes, train_spk, test_spk, sizes, noise_split, seed)
+        (tmp / "noise_list.tsv").write_text(sources.noise_list_tsv(noise_split))
+        text = _sources_md(src, codes, people, sizes, noise_split, seed)
         (tmp / "SOURCES.md").write_text(text)
     logger.info("WHAMR! demo written to %s in %.1f s", out, time.time() - t0)
     return out
@@ -493,10 +572,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="corpus directory")
     parser.add_argument(
         "--size",
-        choices=sorted(SIZES),
-        default="default",
-        help="preset sizes (tr, cv, tt): "
-        + ", ".join(f"{k}={v}" for k, v in SIZES.items()),
+        choices=[*SIZES, *SIZE_ALIASES],
+        default="small",
+        help="preset sizes (tr, cv, tt, voices): "
+        + ", ".join(f"{k}={v}" for k, v in SIZES.items())
+        + "; minimal and default are the old names of tiny and small",
+    )
+    parser.add_argument(
+        "--voices",
+        choices=("many", "asterisk"),
+        help="Debian speech: Asterisk's and KDE's voices (33 people) or "
+        "Asterisk's four (default: the size preset's)",
     )
     parser.add_argument("--n_tr", type=int, help="training mixtures")
     parser.add_argument("--n_cv", type=int, help="validation mixtures")
@@ -510,7 +596,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    n_tr, n_cv, n_tt = SIZES[args.size]
+    n_tr, n_cv, n_tt, voices = SIZES[size_preset(args.size)]
     try:
         build_whamr_demo(
             args.out,
@@ -522,6 +608,7 @@ def main(argv: list[str] | None = None) -> None:
             speech_dir=args.speech_dir,
             noise_dir=args.noise_dir,
             test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
+            voices=args.voices or voices,
         )
     except (sources.DemoSourceError, FileExistsError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")

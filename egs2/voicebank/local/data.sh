@@ -18,10 +18,11 @@ datadir=data
 corpus_dir=            # default: VOICEBANK from db.sh
 valid_speakers="p226 p287"
 demo=false
-demo_dir=              # default: demo_corpus/voicebank (default size), else demo_corpus/voicebank_<size>
-demo_size=default      # the builder's preset: minimal (tests), default (README), large (~2 h of audio, CPU training)
+demo_dir=              # default: demo_corpus/voicebank (small), else demo_corpus/voicebank_<size>
+demo_size=small        # the builder's preset: tiny (tests), small (README), large (~2 h of audio, CPU training)
 demo_voices=           # Debian speech: many (Asterisk + KDE, 33 people) or asterisk (4 people); default: the size's
 demo_speech=           # folder of real speech recordings for the demo (optional)
+demo_noise=            # folder of noise recordings for the demo (optional)
 demo_n_train=          # demo size overrides (default: the preset's)
 demo_n_test=
 demo_seed=0
@@ -29,8 +30,8 @@ demo_cache=            # cache of the demo's downloaded sources (default: the bu
 noise_ref=true         # write noise1.scp (noisy - clean)
 
 help_message="Usage: local/data.sh [--datadir data] [--corpus_dir DIR] [--valid_speakers 'p226 p287'] [--noise_ref true]
-                     [--demo true --demo_dir DIR --demo_size minimal|default|large --demo_voices many|asterisk
-                      --demo_speech DIR --demo_n_train N --demo_n_test N]"
+                     [--demo true --demo_dir DIR --demo_size tiny|small|large --demo_voices many|asterisk
+                      --demo_speech DIR --demo_noise DIR --demo_n_train N --demo_n_test N]"
 
 . utils/parse_options.sh
 . scripts/utils/lib.sh
@@ -43,15 +44,17 @@ db.sh (or pass --local_data_opts '--corpus_dir <folder>'). To try the recipe wit
 corpus: ./run.sh --demo true"
 
 if "${demo}"; then
+  case "${demo_size}" in minimal) demo_size=tiny ;; default) demo_size=small ;; esac
   if [ -z "${demo_dir}" ]; then
     demo_dir=demo_corpus/voicebank
-    [ "${demo_size}" = default ] || demo_dir+="_${demo_size}"
+    [ "${demo_size}" = small ] || demo_dir+="_${demo_size}"
   fi
   build_opts=(--out "${demo_dir}" --size "${demo_size}" --seed "${demo_seed}")
   [ -n "${demo_voices}" ] && build_opts+=(--voices "${demo_voices}")
   [ -n "${demo_n_train}" ] && build_opts+=(--n_train "${demo_n_train}")
   [ -n "${demo_n_test}" ] && build_opts+=(--n_test "${demo_n_test}")
   [ -n "${demo_speech}" ] && build_opts+=(--speech_dir "${demo_speech}")
+  [ -n "${demo_noise}" ] && build_opts+=(--noise_dir "${demo_noise}")
   [ -n "${demo_cache}" ] && build_opts+=(--cache_dir "${demo_cache}")
   # The builder returns at once when the corpus is already complete.
   log "Demo corpus: python -m espnet_cffma.demo.voicebank ${build_opts[*]}"

@@ -27,8 +27,9 @@ corpus_dir=            # default: WHAMR from db.sh
 task=joint             # denoise, dereverb or joint
 min_or_max=min         # WHAMR!'s min (mixture cut to the shorter signal) or max version
 demo=false
-demo_dir=demo_corpus/whamr
-demo_size=default      # the demo builder's preset size: minimal or default
+demo_dir=              # default: demo_corpus/whamr (small), else demo_corpus/whamr_<size>
+demo_size=small        # the builder's preset: tiny (tests), small (README), large (~1.7 h of tr audio)
+demo_voices=           # Debian speech: many (Asterisk + KDE, 33 people) or asterisk (4 people); default: the size's
 demo_n_tr=             # demo sizes overriding the preset (optional)
 demo_n_cv=
 demo_n_tt=
@@ -39,8 +40,8 @@ demo_cache=            # cache of the demo's downloaded sources (default: the bu
 
 help_message="Usage: local/data.sh [--datadir data] [--corpus_dir DIR] [--task denoise|dereverb|joint]
                      [--min_or_max min|max]
-                     [--demo true --demo_dir DIR --demo_size minimal|default --demo_n_tr N
-                      --demo_n_cv N --demo_n_tt N --demo_speech DIR --demo_noise DIR]"
+                     [--demo true --demo_dir DIR --demo_size tiny|small|large --demo_voices many|asterisk
+                      --demo_n_tr N --demo_n_cv N --demo_n_tt N --demo_speech DIR --demo_noise DIR]"
 
 . utils/parse_options.sh
 . scripts/utils/lib.sh
@@ -64,7 +65,13 @@ WHAMR=<output folder> in db.sh (or pass --local_data_opts '--corpus_dir <folder>
 To try the recipe without the corpus: ./run.sh --demo true"
 
 if "${demo}"; then
+  case "${demo_size}" in minimal) demo_size=tiny ;; default) demo_size=small ;; esac
+  if [ -z "${demo_dir}" ]; then
+    demo_dir=demo_corpus/whamr
+    [ "${demo_size}" = small ] || demo_dir+="_${demo_size}"
+  fi
   build_opts=(--out "${demo_dir}" --size "${demo_size}" --seed "${demo_seed}")
+  [ -n "${demo_voices}" ] && build_opts+=(--voices "${demo_voices}")
   [ -n "${demo_n_tr}" ] && build_opts+=(--n_tr "${demo_n_tr}")
   [ -n "${demo_n_cv}" ] && build_opts+=(--n_cv "${demo_n_cv}")
   [ -n "${demo_n_tt}" ] && build_opts+=(--n_tt "${demo_n_tt}")
