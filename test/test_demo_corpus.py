@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from speech_clips import real_speech_clips
 
-from espnet_cffma.demo import corpus, sources, voicebank, whamr
+from espnet_cffma.demo import corpus, rooms, sources, voicebank, whamr
 from espnet_cffma.demo.audio import load_audio
 from espnet_cffma.demo.signals import colored_noise, scale_noise_to_snr, snr_db
 from espnet_cffma.resampling import resample
@@ -373,6 +373,38 @@ def test_voicebank_snr_achieved(vb):
 
 
 @pytest.mark.slow
+def test_voicebank_reverb_share(vb, tmp_path):
+    out = voicebank.build_voicebank_demo(
+        tmp_path / "rv", n_train=12, n_test=4, voices="many", reverb_share=0.5
+    )
+    rows = _tsv(out / "demo_metadata.tsv")
+    rooms_of = {r["utt"]: r["reverb"] for r in rows}
+    assert {r["reverb"] == "-" for r in rows} == {True, False}  # some of each
+    assert "direct path only" in (out / "SOURCES.md").read_text()
+    for r in rows:
+        clean_dir, noisy_dir = voicebank.DIRS[r["split"]]
+        clean, _ = sf.read(str(out / clean_dir / f"{r['utt']}.wav"))
+        noisy, _ = sf.read(str(out / noisy_dir / f"{r['utt']}.wav"))
+        dry_clean, _ = sf.read(str(vb / clean_dir / f"{r['utt']}.wav"))
+        if rooms_of[r["utt"]] == "-":
+            # Rooms draw from their own generator: dry utterances are those of
+            # the dry corpus, sample for sample.
+            dry_noisy, _ = sf.read(str(vb / noisy_dir / f"{r['utt']}.wav"))
+            np.testing.assert_array_equal(clean, dry_clean)
+            np.testing.assert_array_equal(noisy, dry_noisy)
+            continue
+        rt60 = float(rooms_of[r["utt"]].split(",")[0].removeprefix("rt60="))
+        assert 0.2 <= rt60 <= 1.0
+        assert not np.array_equal(clean, dry_clean)
+        # noisy - clean holds the reverberation on top of the noise ...
+        assert snr_db(clean, noisy - clean) < float(r["snr_db"]) - 0.5
+        # ... and the clean target is the direct path of the noisy speech.
+        assert abs(rooms.direct_path_lag(clean, noisy, 2400)) <= 2  # 48 kHz
+    with pytest.raises(ValueError, match="reverb_share"):
+        voicebank.build_voicebank_demo(tmp_path / "bad", reverb_share=1.5)
+
+
+@pytest.mark.slow
 def test_voicebank_noise_disjoint(vb):
     groups = {"train": set(), "test": set()}
     for r in _tsv(vb / "demo_metadata.tsv"):
@@ -461,7 +493,7 @@ def test_whamr_alignment_snr_min_max(wh):
             ):
                 assert np.abs(hi[mix] - hi[s1] - hi["noise"]).max() <= 2 * lsb
             # Direct path of the anechoic target on that of the reverberant one.
-            lag = whamr.direct_path_lag(lo["s1_anechoic"], lo["s1_reverb"], 800)
+            lag = rooms.direct_path_lag(lo["s1_anechoic"], lo["s1_reverb"], 800)
             assert abs(lag) <= 16, (path.name, lag)  # 1 ms at 16 kHz
             snr = float(path.stem.split("_")[1])
             assert whamr.SNR_RANGE[0] <= snr <= whamr.SNR_RANGE[1]
@@ -472,16 +504,16 @@ def test_whamr_alignment_snr_min_max(wh):
 def test_whamr_rir_direct_path():
     rng = np.random.default_rng(3)
     for i in range(3):
-        room = whamr.draw_room(rng)
-        mic, src = whamr.draw_positions(room, rng)
+        room = rooms.draw_room(rng)
+        mic, src = rooms.draw_positions(room, rng)
         assert 0.69 < np.linalg.norm(src - mic) < 2.01
-        h_full, h_dir = whamr.room_impulse_responses(room, mic, src, seed=i)
+        h_full, h_dir = rooms.room_impulse_responses(room, mic, src, seed=i)
         peak = int(np.argmax(np.abs(h_dir)))
         delay = np.linalg.norm(src - mic) / 343.0 * 16000 + 40
         assert abs(peak - delay) <= 1.5
         assert int(np.argmax(np.abs(h_full[: peak + 8]))) == peak
         assert len(h_full) > 0.1 * room.rt60 * 16000
-        again, _ = whamr.room_impulse_responses(room, mic, src, seed=i)
+        again, _ = rooms.room_impulse_responses(room, mic, src, seed=i)
         np.testing.assert_array_equal(again, h_full)  # seeded ray tracing
 
 

@@ -19,7 +19,8 @@ import pytest
 import soundfile as sf
 from recipe_checks import METRIC_RANGES, recipe_env
 
-from espnet_cffma.demo.whamr import build_whamr_demo, direct_path_lag
+from espnet_cffma.demo.rooms import direct_path_lag
+from espnet_cffma.demo.whamr import build_whamr_demo
 from espnet_cffma.fileio import read_scp
 from espnet_cffma.recipe.data_dir import validate
 from espnet_cffma.recipe.results import ResultsError

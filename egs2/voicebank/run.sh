@@ -8,7 +8,7 @@
 #   ./run.sh --demo true              a small demo corpus and a tiny model, on CPU
 #       --demo_size tiny|small|large --demo_voices many|asterisk
 #       --demo_dir DIR --demo_speech DIR --demo_noise DIR --demo_n_train N --demo_n_test N
-#       --demo_cache DIR
+#       --demo_reverb_share 0.3 --demo_cache DIR
 #   ./run.sh --demo true --demo_size large --expdir exp_large \
 #       --enh_config conf/tuning/train_demo_large.yaml   (~2 h of audio; ~30 min on 2 CPU cores)
 #

@@ -52,6 +52,12 @@ from espnet_cffma.demo.corpus import (
     write_wav,
 )
 from espnet_cffma.demo.noise import NoiseMaker, NoiseSegment
+from espnet_cffma.demo.rooms import (
+    draw_positions,
+    draw_room,
+    reverberate,
+    room_impulse_responses,
+)
 from espnet_cffma.demo.signals import rms_db, scale_noise_to_snr
 from espnet_cffma.demo.utterances import (
     UtteranceMaker,
@@ -132,24 +138,41 @@ def _mix(
     rng: np.random.Generator,
     speaker: str,
     snrs: tuple[float, ...],
+    rirs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, NoiseSegment, float, list[Path]]:
     """Makes one clean/noisy pair at the corpus rate.
 
+    Args:
+        maker: The speaker's utterance maker.
+        noise_maker: The split's noise maker.
+        rng: Draws the level and the SNR.
+        speaker: Source speaker (kept out of babble noise).
+        snrs: SNRs (dB) to draw from.
+        rirs: ``(full, direct-path)`` RIRs at :data:`MIX_SR` to reverberate
+            the utterance in a room, or None for dry speech.
+
     Returns:
         ``(clean [T], noisy [T], noise segment, SNR in dB, speech files used)``,
-        both signals at :data:`CORPUS_SR`.
+        both signals at :data:`CORPUS_SR`. In a room, clean is the direct-path
+        speech and noisy the reverberant speech plus noise; the SNR is that of
+        the clean target to the noise, as in the WHAMR!-style demo.
     """
     clean, used_files = maker.make()
+    speech = clean
+    if rirs is not None:
+        clean, speech = reverberate(clean, *rirs, len(clean))
     level = rng.uniform(*LEVEL_DBFS)
-    clean = clean * np.float32(10 ** ((level - rms_db(clean)) / 20))
+    gain = np.float32(10 ** ((level - rms_db(clean)) / 20))
+    clean, speech = clean * gain, speech * gain
     seg = noise_maker.draw(len(clean), exclude_speaker=speaker)
     snr = float(snrs[int(rng.integers(len(snrs)))])
     # The SNR is set on the signals as written (48 kHz): resampling after
     # mixing filters speech and noise differently near 8 kHz, which moved the
     # measured SNR by up to 0.13 dB (white noise loses its top band).
     clean48 = resample(clean, MIX_SR, CORPUS_SR)
+    speech48 = clean48 if rirs is None else resample(speech, MIX_SR, CORPUS_SR)
     noise48 = resample(seg.audio, MIX_SR, CORPUS_SR)
-    noisy48 = clean48 + scale_noise_to_snr(clean48, noise48, snr)
+    noisy48 = speech48 + scale_noise_to_snr(clean48, noise48, snr)
     peak = max(np.abs(clean48).max(), np.abs(noisy48).max())
     if peak > 0.99:  # same gain on both keeps the SNR
         clean48, noisy48 = clean48 * (0.99 / peak), noisy48 * (0.99 / peak)
@@ -166,6 +189,7 @@ class _Split:
         speakers: Source speakers.
         size: Number of utterances.
         snrs: SNRs (dB) to draw from.
+        reverb_share: Share of its utterances reverberated in a room.
     """
 
     name: str
@@ -173,6 +197,7 @@ class _Split:
     speakers: list[str]
     size: int
     snrs: tuple[float, ...]
+    reverb_share: float = 0.0
 
 
 def _write_split(
@@ -216,6 +241,8 @@ def _write_split(
         babble_speech=babble,
         root=cache,
     )
+    # Own generator: rooms must not shift the draws of a corpus without them.
+    room_rng = np.random.default_rng([seed, split.index, 2000])
     clean_dir, noisy_dir = (tmp / d for d in DIRS[split.name])
     counts = dict.fromkeys(speakers, 0)
     log_lines, meta = [], []
@@ -223,8 +250,19 @@ def _write_split(
         spk = speakers[i % len(speakers)]
         counts[spk] += 1
         utt = f"{ids[spk]}_{counts[spk]:03d}"
+        rirs, reverb = None, "-"
+        if split.reverb_share > 0 and room_rng.random() < split.reverb_share:
+            room = draw_room(room_rng)
+            mic, source = draw_positions(room, room_rng)
+            rir_seed = int(room_rng.integers(2**31))
+            rirs = room_impulse_responses(room, mic, source, rir_seed, MIX_SR)
+            distance = float(np.linalg.norm(source - mic))
+            reverb = (
+                f"rt60={room.rt60:.3f},room={'x'.join(f'{d:g}' for d in room.dims)},"
+                f"distance={distance:.2f}"
+            )
         clean, noisy, seg, snr, used_files = _mix(
-            makers[spk], noise_maker, rng, spk, split.snrs
+            makers[spk], noise_maker, rng, spk, split.snrs, rirs
         )
         write_wav(clean_dir / f"{utt}.wav", clean, CORPUS_SR)
         write_wav(noisy_dir / f"{utt}.wav", noisy, CORPUS_SR)
@@ -233,7 +271,7 @@ def _write_split(
         meta.append(
             f"{split.name}\t{utt}\t{spk}\t{seg.kind}\t{seg.category}\t"
             f"{seg.label}\t{snr:g}\t"
-            f"{rms_db(clean):.2f}\t{speech_names}\t{seg.details}"
+            f"{rms_db(clean):.2f}\t{speech_names}\t{seg.details}\t{reverb}"
         )
     (tmp / LOGS[split.name]).write_text("\n".join(log_lines) + "\n")
     return meta
@@ -277,6 +315,18 @@ def _sources_md(
         "into utterances with their own pauses. Test speakers never occur in "
         "training.",
     ]
+    share = splits[0].reverb_share
+    if share > 0:
+        notes.append(
+            f"Reverberation: {share:.0%} of the utterances (drawn per utterance) "
+            "are spoken in a simulated room (WHAMR!'s ranges: 5-10 x 5-10 x 3-4 "
+            "m, RT60 0.2-1.0 s, source 0.7-2 m away; pyroomacoustics at 16 kHz). "
+            "Their noisy file holds the reverberant speech plus noise, their "
+            "clean file the direct path only (aligned with the reverberant "
+            "one), so the task there is denoising and dereverberation; their "
+            "SNR is clean to noise, and (noisy - clean) holds the reverberation "
+            "too. demo_metadata.tsv's reverb column gives each room."
+        )
     return sources_markdown("VoiceBank-DEMAND demo", src.provenance, rows, notes)
 
 
@@ -290,6 +340,7 @@ def build_voicebank_demo(
     noise_dir: str | os.PathLike | None = None,
     test_speakers: list[str] | None = None,
     voices: str = SIZES["small"][2],
+    reverb_share: float = 0.0,
 ) -> Path:
     """Writes a VoiceBank-DEMAND-style demo corpus (skips if already built).
 
@@ -309,6 +360,10 @@ def build_voicebank_demo(
         voices: Debian speech: ``many`` (Asterisk's and KDE's voices, 33
             speakers) or ``asterisk`` (Asterisk's four people only).
             The presets of :data:`SIZES` say which each size uses.
+        reverb_share: Share (0-1) of the utterances of both splits spoken in
+            a simulated room (WHAMR!'s ranges, :mod:`espnet_cffma.demo.rooms`):
+            their noisy file holds reverberant speech, their clean file the
+            direct path. 0 (default) gives the dry corpus, unchanged.
 
     Returns:
         The corpus directory.
@@ -319,12 +374,16 @@ def build_voicebank_demo(
     """
     if n_train < 2 or n_test < 1:
         raise ValueError(f"need n_train >= 2 and n_test >= 1, got {n_train}, {n_test}")
+    if not 0.0 <= reverb_share <= 1.0:
+        raise ValueError(f"reverb_share must lie in [0, 1], got {reverb_share}")
     out = Path(out_dir)
     sizes = {"n_train": n_train, "n_test": n_test}
     params = corpus_params(
         "voicebank_demo", sizes, seed, speech_dir, noise_dir, test_speakers
     )
     params["voices"] = voices
+    if reverb_share > 0:  # recorded only when used: dry corpora stay complete
+        params["reverb_share"] = reverb_share
     if corpus_is_complete(out, params):
         logger.info("VoiceBank demo already complete in %s", out)
         return out
@@ -338,12 +397,12 @@ def build_voicebank_demo(
         src.noises, {"train": 0.75, "test": 0.25}
     )
     splits = [
-        _Split("train", 0, train_spk, n_train, TRAIN_SNRS),
-        _Split("test", 1, test_spk, n_test, TEST_SNRS),
+        _Split("train", 0, train_spk, n_train, TRAIN_SNRS, reverb_share),
+        _Split("test", 1, test_spk, n_test, TEST_SNRS, reverb_share),
     ]
     meta = [
         "split\tutt\tspeaker\tnoise_kind\tnoise_category\tnoise\tsnr_db\t"
-        "level_dbfs\tspeech\tdetails"
+        "level_dbfs\tspeech\tdetails\treverb"
     ]
     cache = sources.cache_root(cache_dir)
     utterance_opts = utterance_options(voices, speech_dir)
@@ -385,6 +444,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n_train", type=int, help="training utterances")
     parser.add_argument("--n_test", type=int, help="test utterances")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reverb_share",
+        type=float,
+        default=0.0,
+        help="share (0-1) of utterances reverberated in a simulated room",
+    )
     parser.add_argument("--speech_dir", help="folder of clean speech (wav/flac)")
     parser.add_argument("--noise_dir", help="folder of noise recordings")
     parser.add_argument("--cache_dir", help="Debian package cache directory")
@@ -405,6 +470,7 @@ def main(argv: list[str] | None = None) -> None:
             noise_dir=args.noise_dir,
             test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
             voices=args.voices or voices,
+            reverb_share=args.reverb_share,
         )
     except (sources.DemoSourceError, FileExistsError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")

@@ -12,7 +12,8 @@ The generation conventions (rooms, RT60, the anechoic target's alignment with
 the reverberant signal, SNR, min/max, splits) are listed in :data:`CONVENTIONS`
 and copied into SOURCES.md. In short: ``s1_anechoic`` is the speech convolved
 with the direct-path part of the same simulated RIR, so its direct path lies on
-the very samples of ``s1_reverb``'s (:func:`direct_path_lag` measures it);
+the very samples of ``s1_reverb``'s
+(:func:`espnet_cffma.demo.rooms.direct_path_lag` measures it);
 SNRs follow WHAM! (-6 to +3 dB); ``min`` is the start of ``max``.
 
 People: Asterisk's four voices (the small preset) or, with ``voices="many"``
@@ -39,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from espnet_cffma.demo import sources
@@ -53,6 +53,14 @@ from espnet_cffma.demo.corpus import (
     write_wav,
 )
 from espnet_cffma.demo.noise import NoiseMaker, NoiseSegment
+from espnet_cffma.demo.rooms import (
+    Room,
+    draw_positions,
+    draw_room,
+    measured_rt60,
+    reverberate,
+    room_impulse_responses,
+)
 from espnet_cffma.demo.signals import noise_gain_for_snr, rms_db
 from espnet_cffma.demo.utterances import (
     UtteranceMaker,
@@ -79,7 +87,6 @@ SIZES = {
     "large": (1600, 240, 240, "many"),
 }
 SNR_RANGE = (-6.0, 3.0)
-RT60_RANGE = (0.2, 1.0)
 LEVEL_DBFS = (-30.0, -20.0)
 UTT_SECONDS = (2.0, 5.0)
 # Share of the training people held out for cv, and again for tt, when there
@@ -119,129 +126,6 @@ CONVENTIONS = (
     "the table above; metadata/mix_single_<split>.tsv has each mixture's "
     "room, positions, target and measured RT60, noise and SNR.",
 )
-
-
-@dataclass(frozen=True)
-class Room:
-    """A shoebox room.
-
-    Attributes:
-        dims: ``(length, width, height)`` in metres.
-        rt60: Target reverberation time in seconds.
-    """
-
-    dims: tuple[float, float, float]
-    rt60: float
-
-
-def draw_room(rng: np.random.Generator) -> Room:
-    """Draws a WHAMR!-like room (5-10 x 5-10 x 3-4 m, RT60 0.2-1.0 s)."""
-    dims = (rng.uniform(5, 10), rng.uniform(5, 10), rng.uniform(3, 4))
-    return Room(
-        tuple(round(float(d), 3) for d in dims),
-        round(float(rng.uniform(*RT60_RANGE)), 3),
-    )
-
-
-def draw_positions(
-    room: Room, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draws microphone and source positions in ``room``.
-
-    Returns:
-        ``(mic [3], source [3])`` in metres; the source is 0.7-2 m from the
-        microphone and at least 0.3 m from every wall.
-    """
-    length, width, _ = room.dims
-    mic = np.array(
-        [
-            rng.uniform(0.3 * length, 0.7 * length),
-            rng.uniform(0.3 * width, 0.7 * width),
-            rng.uniform(1.0, 1.5),
-        ]
-    )
-    for _ in range(1000):
-        dist, azimuth = rng.uniform(0.7, 2.0), rng.uniform(0, 2 * np.pi)
-        height = rng.uniform(1.4, 1.9)
-        horizontal = math.sqrt(max(dist**2 - (height - mic[2]) ** 2, 0.0))
-        src = mic + np.array(
-            [horizontal * np.cos(azimuth), horizontal * np.sin(azimuth), 0.0]
-        )
-        src[2] = height
-        if np.all(src[:2] > 0.3) and np.all(src[:2] < np.array(room.dims[:2]) - 0.3):
-            return mic, src
-    raise ValueError(f"cannot place a source in room {room}")
-
-
-def room_impulse_responses(
-    room: Room, mic: np.ndarray, src: np.ndarray, seed: int, sr: int = SR
-) -> tuple[np.ndarray, np.ndarray]:
-    """Simulates the full and the direct-path-only RIR of one source/mic pair.
-
-    Args:
-        room: The room.
-        mic: Microphone position ``[3]``.
-        src: Source position ``[3]``.
-        seed: Seeds pyroomacoustics' ray tracer (reproducible RIRs).
-        sr: Sample rate.
-
-    Returns:
-        ``(h_full [N], h_direct [M])``: both include the same direct path at the
-        same sample position (propagation delay plus pyroomacoustics' 40-sample
-        filter delay).
-    """
-    import pyroomacoustics as pra
-
-    absorption, _ = pra.inverse_sabine(room.rt60, list(room.dims))
-    pra.random.seed(seed)
-    full = pra.ShoeBox(
-        list(room.dims),
-        fs=sr,
-        materials=pra.Material(absorption),
-        max_order=3,
-        ray_tracing=True,
-        air_absorption=False,
-    )
-    full.set_ray_tracing(energy_thres=1e-5)  # tail to -50 dB: enough, faster
-    full.add_source(list(src))
-    full.add_microphone(list(mic))
-    full.compute_rir()
-    direct = pra.ShoeBox(
-        list(room.dims),
-        fs=sr,
-        materials=pra.Material(absorption),
-        max_order=0,
-        air_absorption=False,
-    )
-    direct.add_source(list(src))
-    direct.add_microphone(list(mic))
-    direct.compute_rir()
-    return np.asarray(full.rir[0][0]), np.asarray(direct.rir[0][0])
-
-
-def direct_path_lag(anechoic: np.ndarray, reverberant: np.ndarray, max_lag: int) -> int:
-    """Lag (samples) of ``reverberant`` relative to ``anechoic`` (GCC-PHAT).
-
-    The direct path is the strongest single copy of the source in a
-    reverberant signal. The phase transform whitens the cross-spectrum, so the
-    cross-correlation peaks sharply at each copy's delay and the direct path
-    wins; a plain cross-correlation of voiced, repetitive speech (sustained
-    vowels, spelled letters) can peak on the summed late reverberation instead.
-
-    Args:
-        anechoic: Anechoic (direct-path) signal ``[T]``.
-        reverberant: Reverberant signal ``[T']``.
-        max_lag: Largest lag searched, in samples.
-
-    Returns:
-        ``k`` such that ``reverberant[t + k]`` best matches ``anechoic[t]``.
-    """
-    n_fft = 1 << (len(anechoic) + len(reverberant) - 1).bit_length()
-    cross = np.fft.rfft(reverberant, n_fft) * np.conj(np.fft.rfft(anechoic, n_fft))
-    xcorr = np.fft.irfft(cross / (np.abs(cross) + 1e-12), n_fft)
-    # Lags -max_lag .. max_lag (negative lags wrap to the end).
-    window = np.concatenate([xcorr[n_fft - max_lag :], xcorr[: max_lag + 1]])
-    return int(np.argmax(window)) - max_lag
 
 
 def _speaker_codes(people: dict[str, list[str]]) -> dict[str, str]:
@@ -339,11 +223,7 @@ def _simulate(
     h_full, h_dir = room_impulse_responses(room, mic, src, rir_seed)
     n_min = len(dry)
     n_max = n_min + int(rng.uniform(*TAIL_SECONDS) * SR)
-    anechoic = np.zeros(n_max, np.float32)
-    reverb = np.zeros(n_max, np.float32)
-    a = fftconvolve(dry, h_dir)[:n_max]
-    r = fftconvolve(dry, h_full)[:n_max]
-    anechoic[: len(a)], reverb[: len(r)] = a, r
+    anechoic, reverb = reverberate(dry, h_full, h_dir, n_max)
     gain = 10 ** ((rng.uniform(*LEVEL_DBFS) - rms_db(anechoic[:n_min])) / 20)
     anechoic *= gain
     reverb *= gain
@@ -382,7 +262,7 @@ def _metadata_row(name: str, speaker: str, split: str, mix: _Mixture) -> str:
         f"{split}{mix.room_id}",
         *mix.room.dims,
         mix.room.rt60,
-        f"{_measured_rt60(mix.h_full):.3f}",
+        f"{measured_rt60(mix.h_full):.3f}",
         ",".join(f"{c:.3f}" for c in mix.mic),
         ",".join(f"{c:.3f}" for c in mix.source),
         f"{np.linalg.norm(mix.source - mix.mic):.3f}",
@@ -550,16 +430,6 @@ def build_whamr_demo(
         (tmp / "SOURCES.md").write_text(text)
     logger.info("WHAMR! demo written to %s in %.1f s", out, time.time() - t0)
     return out
-
-
-def _measured_rt60(h: np.ndarray) -> float:
-    """RT60 extrapolated from the RIR's first 30 dB of decay (NaN if unmeasurable)."""
-    import pyroomacoustics as pra
-
-    try:
-        return float(pra.experimental.measure_rt60(h, fs=SR, decay_db=30))
-    except (ValueError, IndexError):
-        return float("nan")
 
 
 def main(argv: list[str] | None = None) -> None:

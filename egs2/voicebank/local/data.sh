@@ -23,6 +23,7 @@ demo_size=small        # the builder's preset: tiny (tests), small (README), lar
 demo_voices=           # Debian speech: many (Asterisk + KDE, 33 people) or asterisk (4 people); default: the size's
 demo_speech=           # folder of real speech recordings for the demo (optional)
 demo_noise=            # folder of noise recordings for the demo (optional)
+demo_reverb_share=     # share (0-1) of demo utterances spoken in a simulated room (default 0)
 demo_n_train=          # demo size overrides (default: the preset's)
 demo_n_test=
 demo_seed=0
@@ -31,7 +32,7 @@ noise_ref=true         # write noise1.scp (noisy - clean)
 
 help_message="Usage: local/data.sh [--datadir data] [--corpus_dir DIR] [--valid_speakers 'p226 p287'] [--noise_ref true]
                      [--demo true --demo_dir DIR --demo_size tiny|small|large --demo_voices many|asterisk
-                      --demo_speech DIR --demo_noise DIR --demo_n_train N --demo_n_test N]"
+                      --demo_speech DIR --demo_noise DIR --demo_reverb_share 0.3 --demo_n_train N --demo_n_test N]"
 
 . utils/parse_options.sh
 . scripts/utils/lib.sh
@@ -55,6 +56,7 @@ if "${demo}"; then
   [ -n "${demo_n_test}" ] && build_opts+=(--n_test "${demo_n_test}")
   [ -n "${demo_speech}" ] && build_opts+=(--speech_dir "${demo_speech}")
   [ -n "${demo_noise}" ] && build_opts+=(--noise_dir "${demo_noise}")
+  [ -n "${demo_reverb_share}" ] && build_opts+=(--reverb_share "${demo_reverb_share}")
   [ -n "${demo_cache}" ] && build_opts+=(--cache_dir "${demo_cache}")
   # The builder returns at once when the corpus is already complete.
   log "Demo corpus: python -m espnet_cffma.demo.voicebank ${build_opts[*]}"
