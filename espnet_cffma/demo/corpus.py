@@ -11,6 +11,7 @@ place: the marker proves it is ours, and its content is outdated.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
@@ -49,6 +50,32 @@ def size_preset(size: str) -> str:
     if size not in SIZE_NAMES:
         raise ValueError(f"unknown demo size {size!r}; choose from {SIZE_NAMES}")
     return size
+
+
+def add_size_arguments(
+    parser: argparse.ArgumentParser, sizes: dict[str, tuple], columns: str
+) -> None:
+    """Adds a builder's ``--size`` and ``--voices`` options to ``parser``.
+
+    Args:
+        parser: The builder's command-line parser.
+        sizes: Its presets (:data:`SIZE_NAMES` -> split sizes and voices).
+        columns: What each preset's tuple holds, for the help text.
+    """
+    parser.add_argument(
+        "--size",
+        choices=[*sizes, *SIZE_ALIASES],
+        default="small",
+        help=f"preset sizes ({columns}): "
+        + ", ".join(f"{k}={v}" for k, v in sizes.items())
+        + "; minimal and default are the old names of tiny and small",
+    )
+    parser.add_argument(
+        "--voices",
+        choices=("many", "asterisk"),
+        help="Debian speech: Asterisk's and KDE's voices (33 people) or "
+        "Asterisk's four (default: the size preset's)",
+    )
 
 
 def corpus_params(

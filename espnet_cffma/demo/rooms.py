@@ -92,30 +92,25 @@ def room_impulse_responses(
     import pyroomacoustics as pra
 
     absorption, _ = pra.inverse_sabine(room.rt60, list(room.dims))
+
+    def simulate(max_order: int, ray_tracing: bool) -> np.ndarray:
+        shoebox = pra.ShoeBox(
+            list(room.dims),
+            fs=sr,
+            materials=pra.Material(absorption),
+            max_order=max_order,
+            ray_tracing=ray_tracing,
+            air_absorption=False,
+        )
+        if ray_tracing:
+            shoebox.set_ray_tracing(energy_thres=1e-5)  # tail to -50 dB: enough
+        shoebox.add_source(list(src))
+        shoebox.add_microphone(list(mic))
+        shoebox.compute_rir()
+        return np.asarray(shoebox.rir[0][0])
+
     pra.random.seed(seed)
-    full = pra.ShoeBox(
-        list(room.dims),
-        fs=sr,
-        materials=pra.Material(absorption),
-        max_order=3,
-        ray_tracing=True,
-        air_absorption=False,
-    )
-    full.set_ray_tracing(energy_thres=1e-5)  # tail to -50 dB: enough, faster
-    full.add_source(list(src))
-    full.add_microphone(list(mic))
-    full.compute_rir()
-    direct = pra.ShoeBox(
-        list(room.dims),
-        fs=sr,
-        materials=pra.Material(absorption),
-        max_order=0,
-        air_absorption=False,
-    )
-    direct.add_source(list(src))
-    direct.add_microphone(list(mic))
-    direct.compute_rir()
-    return np.asarray(full.rir[0][0]), np.asarray(direct.rir[0][0])
+    return simulate(max_order=3, ray_tracing=True), simulate(0, ray_tracing=False)
 
 
 def direct_path_lag(anechoic: np.ndarray, reverberant: np.ndarray, max_lag: int) -> int:

@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from espnet_cffma.demo import sources
 from espnet_cffma.demo.corpus import (
-    SIZE_ALIASES,
+    add_size_arguments,
     building,
     corpus_is_complete,
     corpus_params,
@@ -427,20 +427,7 @@ def main(argv: list[str] | None = None) -> None:
         "and noise found in Debian packages (or your own folders)."
     )
     parser.add_argument("--out", required=True, help="corpus directory")
-    parser.add_argument(
-        "--size",
-        choices=[*SIZES, *SIZE_ALIASES],
-        default="small",
-        help="preset sizes (training, test utterances, voices): "
-        + ", ".join(f"{k}={v}" for k, v in SIZES.items())
-        + "; minimal and default are the old names of tiny and small",
-    )
-    parser.add_argument(
-        "--voices",
-        choices=("many", "asterisk"),
-        help="Debian speech: Asterisk's and KDE's voices (33 people) or "
-        "Asterisk's four (default: the size preset's)",
-    )
+    add_size_arguments(parser, SIZES, "training, test utterances, voices")
     parser.add_argument("--n_train", type=int, help="training utterances")
     parser.add_argument("--n_test", type=int, help="test utterances")
     parser.add_argument("--seed", type=int, default=0)

@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from espnet_cffma.demo import sources
 from espnet_cffma.demo.corpus import (
-    SIZE_ALIASES,
+    add_size_arguments,
     building,
     corpus_is_complete,
     corpus_params,
@@ -440,20 +440,7 @@ def main(argv: list[str] | None = None) -> None:
         "reverberated with pyroomacoustics."
     )
     parser.add_argument("--out", required=True, help="corpus directory")
-    parser.add_argument(
-        "--size",
-        choices=[*SIZES, *SIZE_ALIASES],
-        default="small",
-        help="preset sizes (tr, cv, tt, voices): "
-        + ", ".join(f"{k}={v}" for k, v in SIZES.items())
-        + "; minimal and default are the old names of tiny and small",
-    )
-    parser.add_argument(
-        "--voices",
-        choices=("many", "asterisk"),
-        help="Debian speech: Asterisk's and KDE's voices (33 people) or "
-        "Asterisk's four (default: the size preset's)",
-    )
+    add_size_arguments(parser, SIZES, "tr, cv, tt, voices")
     parser.add_argument("--n_tr", type=int, help="training mixtures")
     parser.add_argument("--n_cv", type=int, help="validation mixtures")
     parser.add_argument("--n_tt", type=int, help="test mixtures")
