@@ -193,3 +193,14 @@ def test_compare_sh_checks_its_configs(tmp_path):
         "local/compare.sh", "--configs", "a=conf/train.yaml", "--enh_tag", "x"
     )
     assert res.returncode == 1 and "--enh_tag is set per config" in res.stderr
+
+
+def test_run_mia_se_sh_checks_the_demo_size(tmp_path):
+    # checked before any stage runs (--demo_size large picks the
+    # conf/tuning/train_mia_se_demo_large_*.yaml configs)
+    res = run_in_recipe(
+        "local/run_mia_se.sh", "--demo", "true", "--demo_size", "huge",
+        "--datadir", tmp_path / "data", "--expdir", tmp_path / "exp",
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert "--demo_size takes tiny, small or large, got 'huge'" in res.stderr

@@ -6,6 +6,8 @@
 #
 #   local/run_mia_se.sh --noise_dir /data/noise_only          a real run (set db.sh)
 #   local/run_mia_se.sh --demo true                           demo corpus, tiny models, CPU
+#   local/run_mia_se.sh --demo true --demo_size large --datadir data_large \
+#       --dumpdir dump_large --expdir exp_large/mia_se        large demo corpus, ~1 h per method
 #   local/run_mia_se.sh --methods iddp                        only the noisy-only model
 #
 # The IDDP experiment's data dirs (data/{train,valid}_noisy_only) hold wav.scp and
@@ -16,7 +18,8 @@
 set -euo pipefail
 
 demo=false
-demo_dir=demo_corpus/voicebank
+demo_size=small          # demo corpus preset: tiny, small or large (local/data.sh)
+demo_dir=                # default: demo_corpus/voicebank (small), else demo_corpus/voicebank_<size>
 demo_cache=              # cache of the demo's downloaded sources
 demo_n_train=            # demo corpus size (default: the builder's)
 demo_n_test=
@@ -26,12 +29,12 @@ methods="iddp supervised noise2noise"
 datadir=data
 dumpdir=dump
 expdir=exp/mia_se
-conf_prefix=             # default: conf/tuning/train_mia_se_ (demo: ..._demo_)
+conf_prefix=             # default: conf/tuning/train_mia_se_ (demo: ..._demo_, large demo: ..._demo_large_)
 enh_args=                # extra enh_train options for every method, e.g. "--max_epoch 3"
 ngpu=1
 nj=4
 
-help_message="Usage: local/run_mia_se.sh [--demo true --demo_n_train N --demo_n_test N] [--noise_dir DIR | --noise_pool SCP]
+help_message="Usage: local/run_mia_se.sh [--demo true --demo_size tiny|small|large --demo_n_train N --demo_n_test N] [--noise_dir DIR | --noise_pool SCP]
     [--methods 'iddp supervised noise2noise'] [--expdir exp/mia_se] [--enh_args '...']
     [--ngpu 1] [--nj 4]"
 . utils/parse_options.sh
@@ -41,11 +44,25 @@ python=${CFFMA_PYTHON:-python}
 
 data_opts=
 if "${demo}"; then
-  data_opts="--demo true --demo_dir ${demo_dir} --valid_speakers p287"
+  case "${demo_size}" in
+    minimal) demo_size=tiny ;;
+    default) demo_size=small ;;
+    tiny | small | large) ;;
+    *) die "--demo_size takes tiny, small or large, got '${demo_size}'" ;;
+  esac
+  if [ -z "${demo_dir}" ]; then
+    demo_dir=demo_corpus/voicebank
+    [ "${demo_size}" = small ] || demo_dir+="_${demo_size}"
+  fi
+  data_opts="--demo true --demo_size ${demo_size} --demo_dir ${demo_dir} --valid_speakers p287"
   [ -n "${demo_cache}" ] && data_opts+=" --demo_cache ${demo_cache}"
   [ -n "${demo_n_train}" ] && data_opts+=" --demo_n_train ${demo_n_train}"
   [ -n "${demo_n_test}" ] && data_opts+=" --demo_n_test ${demo_n_test}"
-  conf_prefix=${conf_prefix:-conf/tuning/train_mia_se_demo_}
+  if [ "${demo_size}" = large ]; then
+    conf_prefix=${conf_prefix:-conf/tuning/train_mia_se_demo_large_}
+  else
+    conf_prefix=${conf_prefix:-conf/tuning/train_mia_se_demo_}
+  fi
   ngpu=0
   nj=2
 fi
