@@ -10,7 +10,7 @@
 #       --demo_dir DIR --demo_speech DIR --demo_noise DIR --demo_n_train N --demo_n_test N
 #       --demo_reverb_share 0.3 --demo_cache DIR
 #   ./run.sh --demo true --demo_size large --expdir exp_large \
-#       --enh_config conf/tuning/train_demo_large.yaml   (~2 h of audio; ~30 min on 2 CPU cores)
+#       --enh_config conf/tuning/train_demo_large.yaml   (~2 h of audio; ~80 min on 2 CPU cores)
 #
 # Set the corpus path in db.sh (VOICEBANK). Options other than the ones below
 # go to cffma.sh (./run.sh --help lists them all).
