@@ -18,7 +18,7 @@ datadir=data
 corpus_dir=            # default: VOICEBANK from db.sh
 valid_speakers="p226 p287"
 demo=false
-demo_dir=              # default: demo_corpus/voicebank (small), else demo_corpus/voicebank_<size>
+demo_dir=              # default: demo_corpus/voicebank (small), else demo_corpus/voicebank_<size>[_reverb<share>]
 demo_size=small        # the builder's preset: tiny (tests), small (README), large (~2 h of audio, CPU training)
 demo_voices=           # Debian speech: many (Asterisk + KDE, 33 people) or asterisk (4 people); default: the size's
 demo_speech=           # folder of real speech recordings for the demo (optional)
@@ -49,6 +49,7 @@ if "${demo}"; then
   if [ -z "${demo_dir}" ]; then
     demo_dir=demo_corpus/voicebank
     [ "${demo_size}" = small ] || demo_dir+="_${demo_size}"
+    [ -z "${demo_reverb_share}" ] || demo_dir+="_reverb${demo_reverb_share}"
   fi
   build_opts=(--out "${demo_dir}" --size "${demo_size}" --seed "${demo_seed}")
   [ -n "${demo_voices}" ] && build_opts+=(--voices "${demo_voices}")
