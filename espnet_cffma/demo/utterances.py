@@ -24,6 +24,8 @@ from espnet_cffma.demo.signals import fade_edges, quietest_point, trim_silence
 
 logger = logging.getLogger(__name__)
 
+# Seconds of each prompt's own silence kept at both ends (UtteranceMaker).
+PROMPT_MARGIN = 0.12
 # KDE's recordings are single words: kept with 50 ms of their own silence and
 # joined with a random 0.1-0.4 s pause, they sound like someone reading a
 # list. Asterisk's prompts are whole phrases and keep the default margins.
@@ -48,8 +50,8 @@ def utterance_note(seconds: tuple[float, float]) -> str:
     """How utterances are made, for a corpus's SOURCES.md."""
     gap = WORD_LIST_OPTIONS["gap_seconds"]
     return (
-        "Utterances: a speaker's prompts, trimmed to 0.12 s of their own silence "
-        f"at each end, joined or cut at the quietest point, {seconds[0]:g}-"
+        f"Utterances: a speaker's prompts, trimmed to {PROMPT_MARGIN:g} s of their "
+        f"own silence at each end, joined or cut at the quietest point, {seconds[0]:g}-"
         f"{seconds[1]:g} s; KDE's single words keep "
         f"{WORD_LIST_OPTIONS['margin'] * 1000:g} ms of their own silence and are "
         f"joined with a random {gap[0]:g}-{gap[1]:g} s pause. Empty or silent "
@@ -83,7 +85,7 @@ class UtteranceMaker:
         sr: int = 16000,
         min_seconds: float = 1.5,
         max_seconds: float = 4.0,
-        margin: float = 0.12,
+        margin: float = PROMPT_MARGIN,
         floor_dbfs: float = -70.0,
         gap_seconds: tuple[float, float] | None = None,
     ):
